@@ -1,0 +1,222 @@
+"""Native protocol framing (docs/protocol.md, "Framing").
+
+frame = length:u32be  kind:u8  flags:u8  reserved:u16  id:u64be  payload
+``length`` counts header + payload (>= 12).
+"""
+
+import io
+import os
+import select
+import struct
+
+# Kinds.
+HELLO = 1
+REQUEST = 2
+RESPONSE = 3
+CHUNK = 4
+END = 5
+CALL = 6
+REPLY = 7
+CANCEL = 8
+PING = 9
+PONG = 10
+SHUTDOWN = 11
+
+KIND_NAMES = {
+    HELLO: "hello", REQUEST: "request", RESPONSE: "response", CHUNK: "chunk",
+    END: "end", CALL: "call", REPLY: "reply", CANCEL: "cancel", PING: "ping",
+    PONG: "pong", SHUTDOWN: "shutdown",
+}
+# What a worker may receive. ``reply`` answers a worker's ``call``, which this
+# version never makes, so it is not accepted yet.
+HOST_TO_WORKER = frozenset((REQUEST, CANCEL, PING, SHUTDOWN))
+
+# Flags.
+FLAG_ERROR = 0x01
+KNOWN_FLAGS = FLAG_ERROR
+
+HEADER = struct.Struct(">IBBHQ")  # length, kind, flags, reserved, id
+HEADER_SIZE = 12                 # counted in length: kind..id
+PREFIX_SIZE = HEADER.size        # 16: length field + header
+DEFAULT_MAX_FRAME = 64 * 1024 * 1024
+
+_READ_SIZE = 1 << 16
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not a valid frame."""
+
+
+def encode_frame(kind, flags, frame_id, payload=b""):
+    """One frame as bytes (header + payload)."""
+    return HEADER.pack(HEADER_SIZE + len(payload), kind, flags, 0, frame_id) + payload
+
+
+def decode_frame(data, max_frame=DEFAULT_MAX_FRAME, kinds=None):
+    """Parse exactly one whole frame -> (kind, flags, id, payload bytes)."""
+    if len(data) < 4:
+        raise ProtocolError("truncated frame: %d bytes" % len(data))
+    (length,) = struct.unpack_from(">I", data)
+    _check_length(length, max_frame)
+    if len(data) != 4 + length:
+        raise ProtocolError("frame length %d does not match %d bytes of data"
+                            % (length, len(data) - 4))
+    _, kind, flags, _, frame_id = HEADER.unpack_from(data)
+    _check_kind_flags(kind, flags, kinds)
+    return kind, flags, frame_id, bytes(data[PREFIX_SIZE:])
+
+
+def _check_length(length, max_frame):
+    if length < HEADER_SIZE:
+        raise ProtocolError("frame length %d is below the header size %d"
+                            % (length, HEADER_SIZE))
+    if length > max_frame:
+        raise ProtocolError("frame length %d exceeds the maximum %d"
+                            % (length, max_frame))
+
+
+def _check_kind_flags(kind, flags, kinds):
+    if kind not in KIND_NAMES or (kinds is not None and kind not in kinds):
+        raise ProtocolError("unexpected frame kind %d (%s)"
+                            % (kind, KIND_NAMES.get(kind, "unknown")))
+    if flags & ~KNOWN_FLAGS:
+        raise ProtocolError("unknown flag bits 0x%02x on %s frame"
+                            % (flags & ~KNOWN_FLAGS, KIND_NAMES[kind]))
+
+
+def write_all(fd, data, _write=os.write):
+    """Write all of ``data`` to ``fd`` (one write() in the common case)."""
+    n = _write(fd, data)
+    size = len(data)
+    if n < size:
+        view = memoryview(data)
+        while n < size:
+            n += _write(fd, view[n:])
+
+
+class FrameReader:
+    """Reads frames from a pipe.
+
+    Small frames: one ``os.read(fd, 64 KiB)`` fills a buffer from which as
+    many frames as are complete are parsed. A large frame is finished with
+    ``readinto`` straight into a buffer of the payload's size.
+    """
+
+    def __init__(self, fd, max_frame=DEFAULT_MAX_FRAME, kinds=HOST_TO_WORKER):
+        """``kinds``: the frame kinds accepted (None: every known kind)."""
+        self.fd = fd
+        self.max_frame = max_frame
+        self.kinds = frozenset(KIND_NAMES) if kinds is None else kinds
+        self.eof = False
+        self._buf = bytearray()
+        self._pos = 0
+        self._file = io.FileIO(fd, "rb", closefd=False)
+
+    def read_frame(self, _read=os.read, _unpack=HEADER.unpack_from):
+        """The next frame (kind, flags, id, payload bytes/bytearray), or None
+        at end of input.
+
+        Raises ProtocolError on a malformed frame. End of input in the middle
+        of a frame counts as end of input.
+        """
+        buf = self._buf
+        if not buf and not self.eof:
+            # Fast path: nothing buffered and the read returns exactly one
+            # frame (the host sends one request at a time).
+            data = _read(self.fd, _READ_SIZE)
+            size = len(data)
+            if size >= PREFIX_SIZE:
+                length, kind, flags, _, frame_id = _unpack(data)
+                if (length + 4 == size and length <= self.max_frame
+                        and kind in self.kinds and not flags & ~KNOWN_FLAGS):
+                    return kind, flags, frame_id, data[PREFIX_SIZE:]
+            elif not size:
+                self.eof = True
+                return None
+            buf += data
+        pos = self._pos
+        while True:
+            avail = len(buf) - pos
+            if avail >= PREFIX_SIZE:
+                length, kind, flags, _, frame_id = _unpack(buf, pos)
+                if length < HEADER_SIZE or length > self.max_frame:
+                    _check_length(length, self.max_frame)
+                if kind not in self.kinds or flags & ~KNOWN_FLAGS:
+                    _check_kind_flags(kind, flags, self.kinds)
+                end = pos + 4 + length
+                if end <= len(buf):
+                    payload = buf[pos + PREFIX_SIZE:end]
+                    if end == len(buf):
+                        buf.clear()
+                        self._pos = 0
+                    else:
+                        self._pos = end
+                    return kind, flags, frame_id, payload
+                if end - len(buf) > _READ_SIZE:
+                    payload = self._read_large(pos, length)
+                    if payload is None:
+                        return None
+                    return kind, flags, frame_id, payload
+            elif avail >= 4:
+                (length,) = struct.unpack_from(">I", buf, pos)
+                _check_length(length, self.max_frame)
+            if pos:
+                del buf[:pos]
+                pos = self._pos = 0
+            if self.eof:
+                return None
+            data = _read(self.fd, _READ_SIZE)
+            if not data:
+                self.eof = True
+                return None
+            buf += data
+
+    def _read_large(self, pos, length):
+        buf = self._buf
+        payload = bytearray(length - HEADER_SIZE)
+        have = len(buf) - pos - PREFIX_SIZE
+        payload[:have] = buf[pos + PREFIX_SIZE:]
+        buf.clear()
+        self._pos = 0
+        view = memoryview(payload)
+        while have < len(payload):
+            n = self._file.readinto(view[have:])
+            if not n:
+                self.eof = True
+                return None
+            have += n
+        return payload
+
+    def poll(self):
+        """Read what is available now without blocking (False at EOF)."""
+        if self.eof:
+            return False
+        if not select.select([self.fd], [], [], 0)[0]:
+            return True
+        data = os.read(self.fd, _READ_SIZE)
+        if not data:
+            self.eof = True
+            return False
+        if self._pos:
+            del self._buf[:self._pos]
+            self._pos = 0
+        self._buf += data
+        return True
+
+    def buffered_frames(self):
+        """(kind, id) of the complete, well-formed frames already buffered,
+        without consuming them."""
+        buf = self._buf
+        pos = self._pos
+        found = []
+        while len(buf) - pos >= PREFIX_SIZE:
+            length, kind, flags, _, frame_id = HEADER.unpack_from(buf, pos)
+            if (length < HEADER_SIZE or length > self.max_frame
+                    or kind not in self.kinds or flags & ~KNOWN_FLAGS):
+                break  # read_frame will report it
+            end = pos + 4 + length
+            if end > len(buf):
+                break
+            found.append((kind, frame_id))
+            pos = end
+        return found

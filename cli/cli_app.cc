@@ -1,0 +1,52 @@
+#include "cli_app.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <exception>
+
+#include "demo_command.h"
+#include "exec_command.h"
+#include "exit_codes.h"
+
+namespace snakepit::cli {
+namespace {
+
+int parse_and_run(int argc, char** argv) {
+  CLI::App app("snakepit: run commands on a pool of supervised worker processes", "snakepit");
+  app.footer(exit_codes_help());
+  app.require_subcommand(0, 1);
+  DemoFlags demo_flags;
+  ExecFlags exec_flags;
+  auto* demo = add_demo_command(app, demo_flags);
+  auto* exec = add_exec_command(app, exec_flags);
+  for (auto* command : {demo, exec}) command->footer(exit_codes_help());
+
+  try {
+    app.parse(argc, argv);
+    if (demo->parsed()) check_demo_flags(*demo, demo_flags);
+    if (exec->parsed()) check_exec_flags(*exec, exec_flags);
+  } catch (const CLI::ParseError& e) {
+    // app.exit() prints help (code 0) or the error; every error is a usage error.
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  if (demo->parsed()) return run_demo(demo_flags);
+  if (exec->parsed()) return run_exec(exec_flags);
+  fmt::print(stderr, "{}", app.help());
+  return kExitUsage;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  try {
+    return parse_and_run(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "snakepit: internal error: {}\n", e.what());
+  } catch (...) {
+    fmt::print(stderr, "snakepit: internal error\n");
+  }
+  return kExitFailure;
+}
+
+}  // namespace snakepit::cli

@@ -1,0 +1,97 @@
+#include "exec_command.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "batch_runner.h"
+#include "exit_codes.h"
+#include "json_text.h"
+#include "signal_watcher.h"
+
+namespace snakepit::cli {
+namespace {
+
+// A single `exec` needs one worker; a batch wants parallelism.
+constexpr std::size_t kSingleDefaultSize = 1;
+constexpr std::size_t kBatchDefaultSize = 0;  // the library's default: 2 x hardware threads
+constexpr std::size_t kMaxBatchLine = 64u << 20;  // as the default frame limit
+
+// ARGS_JSON must be a JSON object, checked while parsing so a typo costs no
+// pool start-up and exits with the usage code.
+CLI::Validator json_object_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::string error;
+        auto parsed = parse_json(text, error);
+        if (!parsed) return "invalid JSON: " + error;
+        if (!parsed->is_object()) return "must be a JSON object, e.g. '{\"a\": 1}'";
+        return {};
+      },
+      "JSON", "json_object");
+}
+
+int run_single(Snakepit& pit, const ExecFlags& flags) {
+  std::string error;
+  Json args = parse_json(flags.args_json, error).value_or(Json::object());
+  auto result = pit.execute(flags.command, std::move(args));
+  const Json& out = result.ok() ? *result : result.status().to_json();
+  fmt::print("{}\n", to_line(out));
+  std::fflush(stdout);
+  return exit_code(result.status().code());
+}
+
+}  // namespace
+
+CLI::App* add_exec_command(CLI::App& app, ExecFlags& flags) {
+  auto* command = app.add_subcommand(
+      "exec",
+      "Run one command on a worker and print its result as one JSON line, or (--batch) run "
+      "JSON request lines from stdin");
+  add_pool_flags(*command, flags.pool, "default 1; with --batch 2 x hardware threads");
+  auto* batch =
+      command->add_flag("--batch", flags.batch,
+                        "Read request lines {\"id\",\"command\",\"args\",\"timeout_ms\"} from "
+                        "stdin; write one response line each, in completion order");
+  command->add_option("COMMAND", flags.command, "Command to run, e.g. ping")->excludes(batch);
+  command
+      ->add_option("ARGS_JSON", flags.args_json, "Arguments as a JSON object")
+      ->check(json_object_validator())
+      ->capture_default_str()
+      ->excludes(batch);
+  command
+      ->add_option("--concurrency", flags.concurrency,
+                   "Requests in flight at once (default: pool size)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->needs(batch);
+  command->add_flag("--stats", flags.stats, "After all requests, print {\"stats\": ...} last")
+      ->needs(batch);
+  return command;
+}
+
+void check_exec_flags(const CLI::App& command, const ExecFlags& flags) {
+  check_pool_flags(command, flags.pool);
+  if (!flags.batch && flags.command.empty()) {
+    throw CLI::RequiredError("COMMAND (or --batch)");
+  }
+}
+
+int run_exec(const ExecFlags& flags) {
+  SignalWatcher watcher;  // before start: the pool's threads inherit its mask
+  auto pit = start_pool(flags.pool, flags.batch ? kBatchDefaultSize : kSingleDefaultSize);
+  if (!pit) return exit_code(pit.status().code());
+  PoolGuard guard(watcher, *pit);
+  int code = kExitOk;
+  if (flags.batch) {
+    const std::size_t concurrency = flags.concurrency > 0 ? flags.concurrency : pit->stats().size;
+    LineReader input(STDIN_FILENO, watcher.interrupt_fd(), kMaxBatchLine);
+    BatchRunner runner(*pit, concurrency > 0 ? concurrency : 1);
+    runner.run(input, flags.stats);
+  } else {
+    code = run_single(*pit, flags);
+  }
+  return watcher.signal() != 0 ? signal_exit_code(watcher.signal()) : code;
+}
+
+}  // namespace snakepit::cli

@@ -1,0 +1,151 @@
+#include "pool_flags.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "split_command_line.h"
+
+namespace snakepit::cli {
+namespace {
+
+const std::vector<std::string> kLogLevels{"trace", "debug", "info", "warn", "error", "off"};
+
+// Rejects --exec values that split_command_line() would reject, at parse time.
+CLI::Validator command_line_validator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        auto words = split_command_line(value);
+        return words ? std::string() : words.status().message();
+      },
+      "COMMAND LINE", "command_line");
+}
+
+std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
+  // Not registered globally: a program may hold several pools and loggers.
+  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("snakepit", std::move(sink));
+  logger->set_level(spdlog::level::from_str(level));
+  return logger;
+}
+
+std::string absolute_path(const std::string& path) {
+  std::error_code error;
+  auto absolute = std::filesystem::absolute(path, error);
+  return error ? path : absolute.lexically_normal().string();
+}
+
+}  // namespace
+
+void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size_help) {
+  command.add_option("--size", flags.size, "Number of workers (" + size_help + ")")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
+      ->group("POOL");
+  command.add_option("--adapter", flags.adapter, "Worker kind: python, or exec (any program)")
+      ->check(CLI::IsMember({"python", "exec"}))
+      ->capture_default_str()
+      ->group("POOL");
+  auto* module = command
+                     .add_option("--module", flags.module,
+                                 "Python adapter module the workers load")
+                     ->capture_default_str()
+                     ->group("POOL");
+  auto* python_path = command
+                          .add_option("--python-path", flags.python_path,
+                                      "Extra PYTHONPATH entry for the adapter module (repeatable)")
+                          ->allow_extra_args(false)
+                          ->type_name("DIR")
+                          ->group("POOL");
+  command
+      .add_option("--exec", flags.exec_line,
+                  "Run any program as the worker, e.g. --exec \"node worker.js --fast\"; "
+                  "split into words without a shell (quotes and \\ escapes work); "
+                  "implies --adapter exec")
+      ->check(command_line_validator())
+      ->type_name("\"PROGRAM ARGS...\"")
+      ->excludes(module)
+      ->excludes(python_path)
+      ->group("POOL");
+  command
+      .add_option("--protocol", flags.protocol,
+                  "Worker protocol: native (default) or snakepit-v0 (original Snakepit bridges)")
+      ->check(CLI::IsMember({"native", "snakepit-v0"}))
+      ->group("POOL");
+  command.add_option("--timeout-ms", flags.timeout_ms, "Default request deadline (queue + run)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group("POOL");
+  command.add_option("--queue-timeout-ms", flags.queue_timeout_ms, "Longest wait in the queue")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group("POOL");
+  command.add_option("--max-queue", flags.max_queue, "Queued requests beyond this are rejected")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group("POOL");
+  command.add_option("--startup-timeout-ms", flags.startup_timeout_ms,
+                     "Longest wait for a worker to start")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group("POOL");
+  command.add_option("--log-level", flags.log_level, "Log level on stderr")
+      ->check(CLI::IsMember(kLogLevels))
+      ->capture_default_str()
+      ->group("POOL");
+}
+
+void check_pool_flags(const CLI::App& command, const PoolFlags& flags) {
+  const bool adapter_given = command.count("--adapter") > 0;
+  if (!flags.exec_line.empty() && adapter_given && flags.adapter != "exec") {
+    throw CLI::ValidationError("--exec", "implies --adapter exec; it cannot be combined with "
+                                         "--adapter " + flags.adapter);
+  }
+  if (flags.adapter == "exec" && flags.exec_line.empty()) {
+    throw CLI::ValidationError("--adapter", "exec needs --exec \"PROGRAM ARGS...\"");
+  }
+}
+
+Result<Options> make_options(const PoolFlags& flags, std::size_t default_size) {
+  Options options;
+  PoolOptions& pool = options.pool;
+  pool.size = flags.size > 0 ? flags.size : default_size;
+  if (!flags.exec_line.empty()) {
+    auto argv = split_command_line(flags.exec_line);
+    if (!argv) return Status(Code::kInvalidArgument, "--exec: " + argv.status().message());
+    pool.adapter = adapters::exec(std::move(*argv));
+  } else {
+    adapters::PythonOptions python;
+    for (const auto& dir : flags.python_path) python.python_path.push_back(absolute_path(dir));
+    pool.adapter = adapters::python(flags.module, std::move(python));
+  }
+  if (flags.protocol == "snakepit-v0") {
+    pool.adapter.protocol = Protocol::kSnakepitV0;
+  } else if (flags.protocol == "native") {
+    pool.adapter.protocol = Protocol::kNative;
+  } else if (!flags.protocol.empty()) {
+    return Status(Code::kInvalidArgument, "--protocol: unknown protocol " + flags.protocol);
+  }
+  pool.request_timeout = Millis(flags.timeout_ms);
+  pool.queue_timeout = Millis(flags.queue_timeout_ms);
+  pool.startup_timeout = Millis(flags.startup_timeout_ms);
+  pool.max_queue = flags.max_queue;
+  options.logger = make_logger(flags.log_level);
+  return options;
+}
+
+Result<Snakepit> start_pool(const PoolFlags& flags, std::size_t default_size) {
+  auto options = make_options(flags, default_size);
+  if (!options) {
+    fmt::print(stderr, "{}\n", options.status().to_json().dump());
+    return options.status();
+  }
+  auto pit = Snakepit::start(std::move(*options));
+  if (!pit) fmt::print(stderr, "{}\n", pit.status().to_json().dump());
+  return pit;
+}
+
+}  // namespace snakepit::cli

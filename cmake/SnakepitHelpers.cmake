@@ -1,0 +1,42 @@
+# Warning flags, sanitizers and helpers shared by every target.
+
+add_library(snakepit_build_flags INTERFACE)
+target_compile_options(snakepit_build_flags INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+  -Wnon-virtual-dtor -Wimplicit-fallthrough)
+if(SNAKEPIT_WERROR)
+  target_compile_options(snakepit_build_flags INTERFACE -Werror)
+endif()
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # GCC 12 reports false positives inside std::variant and nlohmann::json.
+  target_compile_options(snakepit_build_flags INTERFACE -Wno-maybe-uninitialized)
+endif()
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  target_compile_options(snakepit_build_flags INTERFACE -Wthread-safety)
+endif()
+
+set(_sanitizers "")
+if(SNAKEPIT_ASAN)
+  list(APPEND _sanitizers address undefined)
+elseif(SNAKEPIT_UBSAN)
+  list(APPEND _sanitizers undefined)
+endif()
+if(SNAKEPIT_TSAN)
+  list(APPEND _sanitizers thread)
+endif()
+if(_sanitizers)
+  list(JOIN _sanitizers "," _joined)
+  add_compile_options(-fsanitize=${_joined} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=${_joined})
+endif()
+
+# snakepit_add_test(NAME SOURCES src... [LABELS l...])
+function(snakepit_add_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE snakepit::core snakepit_build_flags
+    GTest::gtest GTest::gmock GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE
+    SNAKEPIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABELS}")
+endfunction()

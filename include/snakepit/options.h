@@ -1,0 +1,96 @@
+// Configuration of a Snakepit instance and its pool. Every field has a
+// production default; Snakepit::start() validates them and names the field
+// of any bad value.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spdlog {
+class logger;
+}
+
+namespace snakepit {
+
+using Millis = std::chrono::milliseconds;
+
+// How the host talks to a worker.
+enum class Protocol {
+  kNative,      // binary frames on dedicated pipes (fds 3 and 4); docs/protocol.md
+  kSnakepitV0,  // the original Snakepit's JSON frames on stdin/stdout
+};
+
+std::string_view protocol_name(Protocol protocol);  // "native", "snakepit-v0"
+
+// How to start one worker process. The executable is run directly (execve),
+// never through a shell; a name without '/' is looked up in PATH once.
+struct Adapter {
+  std::string name;        // shown in stats and logs, e.g. "python:snakepit_bridge.generic"
+  std::string executable;  // program to run
+  std::vector<std::string> args;  // arguments after the program name
+  std::vector<std::pair<std::string, std::string>> env;  // added to the host's environment
+  std::string working_dir;  // empty: the host's
+  Protocol protocol = Protocol::kNative;
+};
+
+namespace adapters {
+
+struct PythonOptions {
+  // Interpreter to run. Empty: "python3" from PATH, resolved once to the real
+  // interpreter (sys.executable) so version-manager shims cost nothing per worker.
+  std::string interpreter;
+  // Directory holding the snakepit_bridge package. Empty: $SNAKEPIT_BRIDGE_PATH,
+  // else the bridge shipped with this build.
+  std::string bridge_path;
+  // Extra PYTHONPATH entries (where the adapter module lives).
+  std::vector<std::string> python_path;
+};
+
+// A Python worker: `python3 -m snakepit_bridge --adapter <module>`.
+Adapter python(std::string module = "snakepit_bridge.generic", PythonOptions options = {});
+
+// Any program speaking the given protocol: argv[0] is the executable.
+Adapter exec(std::vector<std::string> argv, Protocol protocol = Protocol::kNative);
+
+}  // namespace adapters
+
+// Restart of crashed workers: exponential backoff with jitter, and an
+// intensity limit per slot (more than max_restarts in `window` marks the slot
+// failed; the pool keeps serving with the rest).
+struct RestartPolicy {
+  Millis backoff_initial{100};
+  Millis backoff_max{5000};
+  double jitter = 0.2;  // ± fraction of each delay
+  int max_restarts = 5;
+  Millis window{30000};
+};
+
+struct PoolOptions {
+  std::string name = "default";
+  std::size_t size = 0;  // 0: 2 × hardware threads
+  Adapter adapter;       // empty executable: adapters::python()
+  Millis startup_timeout{30000};  // spawn until hello, per worker
+  Millis request_timeout{30000};  // default deadline of a request (queue + run)
+  Millis queue_timeout{10000};    // longest wait in the queue
+  std::size_t max_queue = 10000;  // queued requests beyond this: ResourceExhausted
+  RestartPolicy restart;
+  Millis cancel_grace{2000};  // after `cancel`, a still-busy worker is killed
+  Millis stop_grace{2000};    // after `shutdown`, SIGTERM to the process group
+  Millis kill_grace{2000};    // after SIGTERM, SIGKILL to the process group
+  std::uint32_t max_frame_bytes = 64u << 20;  // both directions
+  std::size_t max_log_line = 4096;            // worker stdout/stderr lines are cut here
+};
+
+struct Options {
+  PoolOptions pool;
+  // Where logs go, worker output included. Null: a logger named "snakepit"
+  // writing to stderr at level warn.
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+}  // namespace snakepit

@@ -1,0 +1,82 @@
+// Snakepit: a supervised pool of external worker processes.
+//
+//   snakepit::Options opts;
+//   opts.pool.size = 4;
+//   opts.pool.adapter = snakepit::adapters::python("snakepit_bridge.generic");
+//   auto pit = snakepit::Snakepit::start(opts);
+//   if (!pit) { fmt::print(stderr, "{}\n", pit.error()); return 1; }
+//   auto r = pit->execute("ping", {{"test", true}});
+//
+// Thread-safety: every method may be called from any thread. Async callbacks
+// run on the pool's event-loop thread and must not block; use
+// execute_future() or execute() to wait.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "snakepit/json.h"
+#include "snakepit/options.h"
+#include "snakepit/stats.h"
+#include "snakepit/status.h"
+
+namespace snakepit {
+
+struct ExecuteOptions {
+  // Total budget (queue wait + run). Unset: the pool's request_timeout.
+  std::optional<std::chrono::milliseconds> timeout;
+  // Absolute deadline; the earlier of this and `timeout` wins.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  // May be run again on another worker if its worker dies mid-request.
+  bool idempotent = false;
+};
+
+using ExecuteCallback = std::function<void(Result<Json>)>;
+
+class Snakepit {
+ public:
+  // Starts every worker concurrently and returns once all are ready.
+  // Errors: InvalidArgument (bad option, naming it), NotFound (executable
+  // missing), Unavailable (a worker died or broke its handshake),
+  // DeadlineExceeded (start-up timeout). On error no process is left behind.
+  static Result<Snakepit> start(Options options);
+
+  Snakepit(Snakepit&&) noexcept;
+  Snakepit& operator=(Snakepit&&) noexcept;
+  ~Snakepit();  // shutdown() with the default grace
+
+  // Runs `command` on a worker and waits for its result.
+  // Errors: InvalidArgument (unknown command, bad arguments), DeadlineExceeded,
+  // ResourceExhausted (queue full), Unavailable (worker lost, pool stopping),
+  // Internal (the command raised; details carry type and traceback).
+  Result<Json> execute(const std::string& command, Json args = Json::object(),
+                       const ExecuteOptions& options = {});
+  // As execute(); `done` is called exactly once, on the loop thread.
+  void execute_async(std::string command, Json args, ExecuteCallback done,
+                     const ExecuteOptions& options = {});
+  std::future<Result<Json>> execute_future(std::string command, Json args = Json::object(),
+                                           const ExecuteOptions& options = {});
+
+  PoolStats stats() const;
+  std::vector<WorkerInfo> list_workers() const;
+  // Waits until every non-failed slot has a ready or busy worker.
+  // Errors: DeadlineExceeded.
+  Status await_ready(std::chrono::milliseconds timeout) const;
+
+  // Stops accepting requests, fails queued ones (Unavailable), lets running
+  // ones finish within `grace`, then stops every worker (shutdown frame →
+  // SIGTERM → SIGKILL to its process group). Idempotent.
+  void shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+
+ private:
+  struct Impl;
+  explicit Snakepit(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace snakepit

@@ -1,0 +1,429 @@
+#include "pool/pool.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <spdlog/logger.h>
+
+namespace snakepit::internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string reason_of(const Status& cause) {
+  const Json& details = cause.details();
+  if (details.is_object()) {
+    if (auto it = details.find("reason"); it != details.end() && it->is_string()) return it->get<std::string>();
+  }
+  return "unknown";
+}
+
+Millis millis_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<Millis>(to - from);
+}
+
+}  // namespace
+
+Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher)
+    : io_(io),
+      options_(std::move(options)),
+      logger_(std::move(logger)),
+      launcher_(launcher),
+      queue_(options_.max_queue),
+      grace_timer_(io) {
+  spawn_spec_.executable = options_.adapter.executable;
+  spawn_spec_.argv.push_back(options_.adapter.executable);
+  for (const auto& arg : options_.adapter.args) spawn_spec_.argv.push_back(arg);
+  spawn_spec_.working_dir = options_.adapter.working_dir;
+  spawn_spec_.protocol_on_stdio = options_.adapter.protocol == Protocol::kSnakepitV0;
+  auto env = options_.adapter.env;
+  env.emplace_back("SNAKEPIT_PROTOCOL", std::string(protocol_name(options_.adapter.protocol)));
+  env.emplace_back("SNAKEPIT_FD_IN", "3");
+  env.emplace_back("SNAKEPIT_FD_OUT", "4");
+  env.emplace_back("SNAKEPIT_MAX_FRAME", std::to_string(options_.max_frame_bytes));
+  spawn_spec_.env = build_environment(env);
+  for (std::size_t i = 0; i < options_.size; ++i) {
+    slots_.push_back(std::make_unique<Slot>(io_, options_.restart));
+  }
+}
+
+Pool::~Pool() = default;
+
+void Pool::start(std::function<void(Status)> done) {
+  phase_ = Phase::kStarting;
+  start_done_ = std::move(done);
+  start_time_ = Clock::now();
+  for (std::size_t i = 0; i < slots_.size(); ++i) spawn(static_cast<int>(i));
+}
+
+void Pool::spawn(int index) {
+  Slot& slot = *slots_[index];
+  ++slot.generation;
+  auto worker = std::make_shared<Worker>(io_, WorkerConfig{&options_, logger_}, index,
+                                         fmt::format("{}-{}.{}", options_.name, index, slot.generation), *this);
+  slot.worker = worker;
+  SpawnSpec spec = spawn_spec_;
+  spec.env.push_back("SNAKEPIT_WORKER_ID=" + worker->id());
+  ++pending_spawns_;
+  launcher_.launch(std::move(spec), io_.get_executor(),
+                   [this, index, worker](Result<ChildProcess> child) { attach(index, worker, std::move(child)); });
+}
+
+void Pool::attach(int index, const std::shared_ptr<Worker>& worker, Result<ChildProcess> child) {
+  --pending_spawns_;
+  Slot& slot = *slots_[index];
+  if (!child.ok()) {
+    Status cause(child.status().code(), fmt::format("worker {} could not be spawned: {}", worker->id(),
+                                                    child.status().message()),
+                 child.status().details());
+    if (!cause.details().is_object()) cause.details() = Json::object();
+    cause.details()["reason"] = "spawn_failed";
+    cause.details()["worker_id"] = worker->id();
+    if (slot.worker == worker) slot.worker.reset();
+    if (phase_ == Phase::kStarting) {
+      fail_start(cause);
+    } else if (phase_ == Phase::kRunning) {
+      schedule_restart(index, cause);
+    } else {
+      maybe_stopped();
+    }
+    return;
+  }
+  worker->attach(std::move(*child));
+  if (phase_ == Phase::kStopping || phase_ == Phase::kStopped) {
+    worker->kill(unavailable("pool is shutting down", Json{{"reason", "stopped"}}));
+  }
+}
+
+void Pool::fail_start(Status cause) {
+  if (phase_ != Phase::kStarting) return;
+  logger_->error("pool {} failed to start: {}", options_.name, cause.message());
+  start_error_ = std::move(cause);
+  phase_ = Phase::kStopping;
+  for (auto& slot : slots_) {
+    if (slot->worker) slot->worker->kill(unavailable("pool start failed", Json{{"reason", "start_failed"}}));
+  }
+  maybe_stopped();
+}
+
+void Pool::on_worker_ready(Worker& worker) {
+  logger_->debug("worker {} ready (pid {})", worker.id(), worker.pid());
+  if (phase_ == Phase::kStopping) {
+    worker.stop();
+    return;
+  }
+  if (phase_ == Phase::kStarting && ++ready_at_start_ == slots_.size()) {
+    phase_ = Phase::kRunning;
+    counters_.set_startup_duration(millis_between(start_time_, Clock::now()));
+    if (auto done = std::move(start_done_)) done(Status{});
+  }
+  worker_idle(worker);
+  check_ready_waiters();
+}
+
+void Pool::submit(RequestPtr request) {
+  if (phase_ != Phase::kRunning) {
+    finish(request, unavailable(fmt::format("pool {} is not serving (shutting down)", options_.name),
+                                Json{{"reason", "pool_stopping"}}));
+    return;
+  }
+  if (Clock::now() >= request->deadline) {
+    finish(request, deadline_exceeded("request deadline passed before it could be queued",
+                                      Json{{"reason", "deadline"}}));
+    return;
+  }
+  if (!idle_.empty()) {
+    Worker* worker = idle_.back();
+    idle_.pop_back();
+    run(*worker, std::move(request));
+    return;
+  }
+  if (!any_slot_alive()) {
+    finish(request, unavailable(fmt::format("pool {} has no workers: every slot failed", options_.name),
+                                Json{{"reason", "no_workers"}}));
+    return;
+  }
+  enqueue(std::move(request));
+}
+
+void Pool::enqueue(RequestPtr request) {
+  auto position = queue_.push_back(request);
+  if (!position) {
+    counters_.saturated();
+    finish(request, resource_exhausted(
+                        fmt::format("pool {} is saturated: {} requests already queued", options_.name, queue_.size()),
+                        Json{{"reason", "queue_full"}, {"max_queue", options_.max_queue}}));
+    return;
+  }
+  request->queue_position = *position;
+  request->queued_at = Clock::now();
+  const auto queue_deadline = request->queued_at + options_.queue_timeout;
+  const bool queue_timeout_first = queue_deadline < request->deadline;
+  request->timer.expires_at(std::min(queue_deadline, request->deadline));
+  request->timer.async_wait([this, weak = std::weak_ptr<Request>(request), queue_timeout_first](
+                                boost::system::error_code ec) {
+    auto r = weak.lock();
+    if (ec || !r || !r->queue_position) return;
+    queue_.remove(*r->queue_position);
+    r->queue_position.reset();
+    if (queue_timeout_first) counters_.queue_timeout();
+    const auto waited = millis_between(r->queued_at, Clock::now()).count();
+    finish(r, deadline_exceeded(
+                  queue_timeout_first
+                      ? fmt::format("request waited {} ms in the queue without a free worker", waited)
+                      : fmt::format("request deadline passed after {} ms in the queue", waited),
+                  Json{{"reason", queue_timeout_first ? "queue_timeout" : "deadline"}}));
+  });
+}
+
+void Pool::run(Worker& worker, RequestPtr request) {
+  Slot& slot = *slots_[worker.slot()];
+  request->queue_position.reset();
+  request->worker_slot = worker.slot();
+  ++request->attempts;
+  slot.running = request;
+  request->timer.expires_at(request->deadline);
+  request->timer.async_wait([this, weak = std::weak_ptr<Request>(request), worker = worker.shared_from_this()](
+                                boost::system::error_code ec) {
+    auto r = weak.lock();
+    if (ec || !r || r->finished) return;
+    finish(r, deadline_exceeded(fmt::format("request {} ('{}') passed its deadline while running on worker {}",
+                                            r->id, r->command, worker->id()),
+                                Json{{"reason", "deadline"}, {"worker_id", worker->id()}}));
+    worker->cancel(r->id);  // the worker is killed if it stays busy past the cancel grace
+  });
+  worker.send_request(request->id, request->command, request->args);
+}
+
+void Pool::on_worker_response(Worker& worker, std::uint64_t request_id, Result<Json> result) {
+  Slot& slot = *slots_[worker.slot()];
+  RequestPtr request = std::move(slot.running);
+  if (request && request->id == request_id) finish(request, std::move(result));
+  if (phase_ == Phase::kStopping) {
+    worker.stop();
+    maybe_stopped();
+    return;
+  }
+  worker_idle(worker);
+}
+
+void Pool::worker_idle(Worker& worker) {
+  if (phase_ != Phase::kRunning) return;
+  while (auto next = queue_.pop_front()) {
+    RequestPtr request = std::move(*next);
+    request->queue_position.reset();
+    if (request->finished) continue;
+    run(worker, std::move(request));
+    return;
+  }
+  idle_.push_back(&worker);
+}
+
+void Pool::finish(const RequestPtr& request, Result<Json> result) {
+  if (request->finished) return;
+  request->finished = true;
+  request->timer.cancel();
+  counters_.request_finished(result.status());
+  auto done = std::move(request->done);
+  try {
+    done(std::move(result));
+  } catch (const std::exception& e) {
+    logger_->error("a request callback threw (callbacks must not throw): {}", e.what());
+  } catch (...) {
+    logger_->error("a request callback threw (callbacks must not throw)");
+  }
+}
+
+void Pool::on_worker_exit(Worker& worker, const Status& cause) {
+  const int index = worker.slot();
+  Slot& slot = *slots_[index];
+  if (slot.worker.get() != &worker) return;
+  std::erase(idle_, &worker);
+  auto self = std::move(slot.worker);  // keeps `worker` alive through this function
+  slot.last_exit = cause.message();
+  if (RequestPtr request = std::move(slot.running); request && !request->finished) {
+    const bool retry = request->idempotent && request->attempts < 2 && phase_ == Phase::kRunning &&
+                       Clock::now() < request->deadline;
+    if (retry) {
+      counters_.retried();
+      request->worker_slot = -1;
+      request->queue_position = queue_.push_front(request);
+    } else {
+      finish(request, Status(Code::kUnavailable,
+                             fmt::format("request {} ('{}') lost its worker: {}", request->id, request->command,
+                                         cause.message()),
+                             cause.details()));
+    }
+  }
+  switch (phase_) {
+    case Phase::kStarting:
+      fail_start(Status(cause.code() == Code::kDeadlineExceeded ? cause.code() : Code::kUnavailable,
+                        fmt::format("worker {} failed to start: {}", worker.id(), cause.message()), cause.details()));
+      return;
+    case Phase::kRunning:
+      logger_->warn("{}", cause.message());
+      schedule_restart(index, cause);
+      // A retried request may be first in line while other workers are idle.
+      if (!queue_.empty() && !idle_.empty()) {
+        Worker* idle = idle_.back();
+        idle_.pop_back();
+        worker_idle(*idle);
+      }
+      return;
+    default:
+      maybe_stopped();
+      return;
+  }
+}
+
+void Pool::schedule_restart(int index, const Status& cause) {
+  Slot& slot = *slots_[index];
+  counters_.restarted(reason_of(cause));
+  const auto delay = slot.tracker.on_crash(Clock::now());
+  if (!delay) {
+    slot.failed = true;
+    logger_->error("pool {} slot {} crashed more than {} times in {} ms; giving up on it", options_.name, index,
+                   options_.restart.max_restarts, options_.restart.window.count());
+    if (!any_slot_alive()) {
+      fail_queue(unavailable(fmt::format("pool {} has no workers: every slot failed", options_.name),
+                             Json{{"reason", "no_workers"}}));
+    }
+    check_ready_waiters();
+    return;
+  }
+  ++slot.restarts;
+  slot.restart_timer.expires_after(*delay);
+  slot.restart_timer.async_wait([this, index](boost::system::error_code ec) {
+    if (!ec && phase_ == Phase::kRunning) spawn(index);
+  });
+}
+
+void Pool::fail_queue(const Status& status) {
+  while (auto next = queue_.pop_front()) {
+    (*next)->queue_position.reset();
+    finish(*next, status);
+  }
+}
+
+void Pool::shutdown(Millis grace, std::function<void()> done) {
+  if (phase_ == Phase::kStopped) {
+    done();
+    return;
+  }
+  stopped_callbacks_.push_back(std::move(done));
+  if (phase_ == Phase::kStopping) return;
+  const bool was_starting = phase_ == Phase::kStarting;
+  phase_ = Phase::kStopping;
+  if (was_starting) {
+    start_error_ = unavailable("pool was shut down during start-up", Json{{"reason", "pool_stopping"}});
+  }
+  fail_queue(unavailable(fmt::format("pool {} is shutting down", options_.name), Json{{"reason", "pool_stopping"}}));
+  idle_.clear();
+  for (auto& slot : slots_) {
+    slot->restart_timer.cancel();
+    if (slot->worker && !slot->running) slot->worker->stop();
+  }
+  // Running requests get `grace` to finish; then they fail and their workers stop.
+  grace_timer_.expires_after(grace);
+  grace_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    for (auto& slot : slots_) {
+      if (RequestPtr request = std::move(slot->running)) {
+        finish(request, unavailable(fmt::format("pool {} shut down before request {} finished", options_.name,
+                                                request->id),
+                                    Json{{"reason", "pool_stopping"}}));
+      }
+      if (slot->worker) slot->worker->stop();
+    }
+  });
+  maybe_stopped();
+}
+
+void Pool::maybe_stopped() {
+  if (phase_ != Phase::kStopping || pending_spawns_ > 0) return;
+  for (const auto& slot : slots_) {
+    if (slot->worker) return;
+  }
+  phase_ = Phase::kStopped;
+  grace_timer_.cancel();
+  for (auto& waiter : ready_waiters_) waiter.timer->cancel();
+  if (auto done = std::move(start_done_)) done(start_error_.ok() ? unavailable("pool stopped") : start_error_);
+  for (auto& callback : std::exchange(stopped_callbacks_, {})) callback();
+}
+
+bool Pool::any_slot_alive() const {
+  return std::any_of(slots_.begin(), slots_.end(), [](const auto& slot) { return !slot->failed; });
+}
+
+bool Pool::all_ready() const {
+  return std::all_of(slots_.begin(), slots_.end(), [](const auto& slot) {
+    if (slot->failed) return true;
+    if (!slot->worker) return false;
+    const auto state = slot->worker->state();
+    return state == WorkerState::kReady || state == WorkerState::kBusy;
+  });
+}
+
+void Pool::await_ready(Clock::time_point deadline, std::function<void(Status)> done) {
+  if (phase_ == Phase::kRunning && all_ready()) {
+    done(any_slot_alive() ? Status{} : unavailable("every slot failed", Json{{"reason", "no_workers"}}));
+    return;
+  }
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, deadline);
+  ready_waiters_.push_back({timer, std::move(done)});
+  timer->async_wait([this, raw = timer.get()](boost::system::error_code) {
+    auto it = std::find_if(ready_waiters_.begin(), ready_waiters_.end(),
+                           [raw](const ReadyWaiter& w) { return w.timer.get() == raw; });
+    if (it == ready_waiters_.end()) return;
+    auto callback = std::move(it->done);
+    ready_waiters_.erase(it);
+    callback(phase_ == Phase::kStopped ? unavailable("pool stopped")
+                                       : deadline_exceeded("workers not ready in time", Json{{"reason", "deadline"}}));
+  });
+}
+
+void Pool::check_ready_waiters() {
+  if (ready_waiters_.empty() || phase_ != Phase::kRunning || !all_ready()) return;
+  const Status status = any_slot_alive() ? Status{} : unavailable("every slot failed", Json{{"reason", "no_workers"}});
+  for (auto& waiter : std::exchange(ready_waiters_, {})) {
+    waiter.timer->cancel();
+    waiter.done(status);
+  }
+}
+
+PoolStats Pool::stats() const {
+  PoolStats stats;
+  stats.pool = options_.name;
+  stats.size = slots_.size();
+  counters_.fill(stats);
+  stats.queue_depth = queue_.size();
+  stats.queue_peak = queue_.peak();
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& slot = *slots_[i];
+    WorkerInfo info;
+    info.slot = static_cast<int>(i);
+    info.restarts = slot.restarts;
+    info.last_exit = slot.last_exit;
+    if (slot.failed) {
+      info.state = WorkerState::kFailed;
+      ++stats.failed_slots;
+    } else if (!slot.worker) {
+      info.state = WorkerState::kExited;
+    } else {
+      info.id = slot.worker->id();
+      info.pid = slot.worker->pid();
+      info.state = slot.worker->state();
+      info.requests = slot.worker->requests_served();
+    }
+    switch (info.state) {
+      case WorkerState::kReady: ++stats.ready; break;
+      case WorkerState::kBusy: ++stats.busy; break;
+      case WorkerState::kStarting: ++stats.starting; break;
+      default: break;
+    }
+    stats.workers.push_back(std::move(info));
+  }
+  return stats;
+}
+
+}  // namespace snakepit::internal

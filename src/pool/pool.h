@@ -1,0 +1,106 @@
+// Pool: the worker slots of one adapter configuration, the dispatch queue and
+// supervision (restart with backoff and an intensity limit). Loop-only: every
+// method runs on the event-loop thread; the facade posts into it.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/backoff.h"
+#include "base/log.h"
+#include "pool/dispatch_queue.h"
+#include "pool/pool_counters.h"
+#include "pool/request.h"
+#include "process/launcher.h"
+#include "worker/worker.h"
+
+namespace snakepit::internal {
+
+class Pool final : public WorkerListener {
+ public:
+  // REQUIRES: `options` validated, adapter executable resolved to a path.
+  Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher);
+  ~Pool() override;
+
+  // Starts every worker concurrently. `done` gets Ok once all are ready, or
+  // the first failure once every process of the pool is gone.
+  void start(std::function<void(Status)> done);
+  // Runs, queues or rejects the request; its callback fires exactly once.
+  void submit(RequestPtr request);
+  // Completes with Ok once every non-failed slot has a live worker, or
+  // DeadlineExceeded at `deadline`.
+  void await_ready(std::chrono::steady_clock::time_point deadline, std::function<void(Status)> done);
+  // Graceful stop (see Snakepit::shutdown). `done` runs once all processes are gone.
+  void shutdown(Millis grace, std::function<void()> done);
+
+  PoolStats stats() const;
+  std::uint64_t next_request_id() { return ++last_request_id_; }
+  const PoolOptions& options() const { return options_; }
+
+  // WorkerListener
+  void on_worker_ready(Worker& worker) override;
+  void on_worker_response(Worker& worker, std::uint64_t request_id, Result<Json> result) override;
+  void on_worker_exit(Worker& worker, const Status& cause) override;
+
+ private:
+  enum class Phase { kIdle, kStarting, kRunning, kStopping, kStopped };
+
+  struct Slot {
+    explicit Slot(boost::asio::io_context& io, const RestartPolicy& policy) : tracker(policy), restart_timer(io) {}
+    int generation = 0;
+    std::shared_ptr<Worker> worker;  // null while waiting for a restart, or failed
+    bool failed = false;
+    int restarts = 0;
+    std::string last_exit;
+    RequestPtr running;  // the request its worker runs (kept after a deadline until the worker answers)
+    RestartTracker tracker;
+    boost::asio::steady_timer restart_timer;
+  };
+
+  void spawn(int slot);
+  void attach(int slot, const std::shared_ptr<Worker>& worker, Result<ChildProcess> child);
+  void run(Worker& worker, RequestPtr request);
+  void enqueue(RequestPtr request);
+  void worker_idle(Worker& worker);
+  void finish(const RequestPtr& request, Result<Json> result);
+  void schedule_restart(int slot, const Status& cause);
+  void fail_start(Status cause);
+  void stop_workers();
+  void maybe_stopped();
+  void check_ready_waiters();
+  bool all_ready() const;
+  bool any_slot_alive() const;
+  void fail_queue(const Status& status);
+
+  boost::asio::io_context& io_;
+  PoolOptions options_;
+  LoggerPtr logger_;
+  Launcher& launcher_;
+  SpawnSpec spawn_spec_;
+
+  Phase phase_ = Phase::kIdle;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Worker*> idle_;
+  DispatchQueue<RequestPtr> queue_;
+  PoolCounters counters_;
+  std::uint64_t last_request_id_ = 0;
+  int pending_spawns_ = 0;
+  std::size_t ready_at_start_ = 0;
+  std::chrono::steady_clock::time_point start_time_;
+  std::function<void(Status)> start_done_;
+  Status start_error_;
+  boost::asio::steady_timer grace_timer_;
+  std::vector<std::function<void()>> stopped_callbacks_;
+  struct ReadyWaiter {
+    std::shared_ptr<boost::asio::steady_timer> timer;
+    std::function<void(Status)> done;
+  };
+  std::vector<ReadyWaiter> ready_waiters_;
+};
+
+}  // namespace snakepit::internal

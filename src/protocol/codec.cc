@@ -1,0 +1,192 @@
+#include "protocol/codec.h"
+
+#include <chrono>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "protocol/frame.h"
+
+namespace snakepit::internal {
+namespace {
+
+Status protocol_error(std::string message, std::string_view reason) {
+  return invalid_argument(std::move(message), Json{{"reason", reason}});
+}
+
+std::optional<Json> parse_json(std::string_view text) {
+  Json value = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return std::nullopt;
+  return value;
+}
+
+class NativeCodec final : public WorkerCodec {
+ public:
+  explicit NativeCodec(std::uint32_t max_frame) : decoder_(max_frame) {}
+
+  void encode_start(std::string&, std::string_view) override {}
+
+  void encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) override {
+    payload_.clear();
+    payload_ += "{\"args\":";
+    payload_ += dump_json(args);
+    payload_ += ",\"command\":";
+    payload_ += dump_json(Json(command));
+    payload_ += '}';
+    append_frame(out, FrameKind::kRequest, 0, id, payload_);
+  }
+  bool encode_cancel(std::string& out, std::uint64_t id) override {
+    append_frame(out, FrameKind::kCancel, 0, id, {});
+    return true;
+  }
+  bool encode_ping(std::string& out, std::uint64_t nonce) override {
+    append_frame(out, FrameKind::kPing, 0, nonce, {});
+    return true;
+  }
+  bool encode_shutdown(std::string& out) override {
+    append_frame(out, FrameKind::kShutdown, 0, 0, {});
+    return true;
+  }
+
+  void feed(const char* data, std::size_t size) override { decoder_.append(data, size); }
+
+  Result<std::optional<WorkerMessage>> next() override {
+    auto frame = decoder_.next();
+    if (!frame.ok()) return frame.status();
+    if (!frame->has_value()) return std::optional<WorkerMessage>{};
+    Frame& f = **frame;
+    WorkerMessage message;
+    message.id = f.id;
+    switch (f.kind) {
+      case FrameKind::kHello: {
+        auto hello = parse_json(f.payload);
+        if (!hello || !hello->is_object() || hello->value("protocol", 0) != 1 || !hello->contains("pid") ||
+            !(*hello)["commands"].is_array()) {
+          return protocol_error("malformed hello: expected {\"protocol\":1,\"pid\":…,\"commands\":[…]}",
+                                "bad_hello");
+        }
+        message.type = WorkerMessage::Type::kHello;
+        message.body = std::move(*hello);
+        break;
+      }
+      case FrameKind::kResponse: {
+        auto body = parse_json(f.payload);
+        if (!body) return protocol_error("response payload is not valid JSON", "bad_json");
+        message.type = WorkerMessage::Type::kResponse;
+        message.is_error = (f.flags & frame_flags::kError) != 0;
+        message.body = std::move(*body);
+        break;
+      }
+      case FrameKind::kPong:
+        message.type = WorkerMessage::Type::kPong;
+        break;
+      default:
+        return protocol_error(fmt::format("unexpected '{}' frame from worker", frame_kind_name(f.kind)),
+                              "unexpected_frame");
+    }
+    return std::optional<WorkerMessage>(std::move(message));
+  }
+
+ private:
+  FrameDecoder decoder_;
+  std::string payload_;
+};
+
+// The original Snakepit protocol: 4-byte length + JSON on stdin/stdout.
+class V0Codec final : public WorkerCodec {
+ public:
+  explicit V0Codec(std::uint32_t max_frame) : buffer_(0, max_frame) {}
+
+  void encode_start(std::string& out, std::string_view worker_id) override {
+    encode_request(out, kInitId, "ping", Json{{"worker_id", worker_id}, {"initialization", true}});
+  }
+
+  void encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) override {
+    const Json message = {{"id", id},
+                          {"command", command},
+                          {"args", args},
+                          {"timestamp", fmt::format("{:%FT%TZ}", fmt::gmtime(std::time(nullptr)))}};
+    const std::string text = dump_json(message);
+    char length[4];
+    write_be32(length, static_cast<std::uint32_t>(text.size()));
+    out.append(length, 4);
+    out += text;
+  }
+  bool encode_cancel(std::string&, std::uint64_t) override { return false; }
+  bool encode_ping(std::string&, std::uint64_t) override { return false; }
+  bool encode_shutdown(std::string&) override { return false; }
+
+  void feed(const char* data, std::size_t size) override { buffer_.append(data, size); }
+
+  Result<std::optional<WorkerMessage>> next() override {
+    auto body = buffer_.next();
+    if (!body.ok()) return body.status();
+    if (!body->has_value()) return std::optional<WorkerMessage>{};
+    auto json = parse_json(**body);
+    if (!json || !json->is_object()) return fail("snakepit-v0 response is not a JSON object", "bad_json");
+    const Json& j = *json;
+    if (!j.contains("id") || !j["id"].is_number_unsigned() || !j.contains("success") || !j["success"].is_boolean()) {
+      return fail("snakepit-v0 response lacks a numeric \"id\" or a boolean \"success\"", "missing_fields");
+    }
+    WorkerMessage message;
+    message.id = j["id"].get<std::uint64_t>();
+    message.is_error = !j["success"].get<bool>();
+    if (message.is_error) {
+      if (!j.contains("error")) return fail("snakepit-v0 error response lacks \"error\"", "missing_fields");
+      const Json& error = j["error"];
+      message.body = {{"code", "Internal"}, {"message", error.is_string() ? error.get<std::string>() : error.dump()}};
+    } else {
+      if (!j.contains("result")) return fail("snakepit-v0 response lacks \"result\"", "missing_fields");
+      message.body = j["result"];
+    }
+    if (message.id == kInitId) {
+      const bool ready = !message.is_error && message.body.is_object() && message.body.value("status", "") == "ok";
+      if (!ready) return fail("snakepit-v0 initialization ping did not return status ok", "bad_hello");
+      message.type = WorkerMessage::Type::kHello;
+      message.body = {{"protocol", 1}, {"pid", message.body.value("pid", 0)}, {"commands", Json::array()}};
+    }
+    return std::optional<WorkerMessage>(std::move(message));
+  }
+
+ private:
+  // Ids of real requests start at 1; the initialization ping uses its own.
+  static constexpr std::uint64_t kInitId = 0;
+
+  Status fail(std::string message, std::string_view reason) {
+    return buffer_.fail(protocol_error(std::move(message), reason));
+  }
+
+  LengthPrefixedBuffer buffer_;
+};
+
+}  // namespace
+
+std::string dump_json(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+std::unique_ptr<WorkerCodec> make_codec(Protocol protocol, std::uint32_t max_frame_bytes) {
+  if (protocol == Protocol::kSnakepitV0) return std::make_unique<V0Codec>(max_frame_bytes);
+  return std::make_unique<NativeCodec>(max_frame_bytes);
+}
+
+Status remote_error_status(const Json& error, std::string_view worker_id) {
+  Code code = Code::kInternal;
+  std::string message = "command failed";
+  Json details = Json::object();
+  if (error.is_object()) {
+    if (auto it = error.find("code"); it != error.end() && it->is_string()) {
+      code = code_from_name(it->get<std::string>()).value_or(Code::kInternal);
+      if (code == Code::kOk) code = Code::kInternal;
+    }
+    if (auto it = error.find("message"); it != error.end() && it->is_string()) message = it->get<std::string>();
+    for (const char* key : {"type", "traceback"}) {
+      if (auto it = error.find(key); it != error.end()) details[key] = *it;
+    }
+  } else {
+    message = error.dump();
+  }
+  details["remote"] = true;
+  details["worker_id"] = worker_id;
+  return {code, std::move(message), std::move(details)};
+}
+
+}  // namespace snakepit::internal

@@ -1,0 +1,53 @@
+// WorkerCodec: what the worker layer needs from a protocol, so the native and
+// snakepit-v0 protocols plug into the same Worker. A codec encodes host →
+// worker messages into a byte buffer and decodes worker → host bytes into
+// WorkerMessages. Not thread-safe; owned by one Worker.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "snakepit/json.h"
+#include "snakepit/options.h"
+#include "snakepit/status.h"
+
+namespace snakepit::internal {
+
+struct WorkerMessage {
+  enum class Type { kHello, kResponse, kPong };
+  Type type = Type::kResponse;
+  std::uint64_t id = 0;
+  bool is_error = false;  // kResponse: body is an error object
+  Json body;              // kHello: the hello object; kResponse: result or error object
+};
+
+class WorkerCodec {
+ public:
+  virtual ~WorkerCodec() = default;
+
+  // Bytes the host sends right after spawn (v0: the initialization ping).
+  virtual void encode_start(std::string& out, std::string_view worker_id) = 0;
+  virtual void encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) = 0;
+  // Each returns false when the protocol has no such message.
+  virtual bool encode_cancel(std::string& out, std::uint64_t id) = 0;
+  virtual bool encode_ping(std::string& out, std::uint64_t nonce) = 0;
+  virtual bool encode_shutdown(std::string& out) = 0;
+
+  virtual void feed(const char* data, std::size_t size) = 0;
+  // Next decoded message; nullopt when more bytes are needed; an error
+  // (InvalidArgument with details.reason) is a protocol violation.
+  virtual Result<std::optional<WorkerMessage>> next() = 0;
+};
+
+std::unique_ptr<WorkerCodec> make_codec(Protocol protocol, std::uint32_t max_frame_bytes);
+
+// Compact JSON; invalid UTF-8 in strings is replaced rather than thrown.
+std::string dump_json(const Json& value);
+
+// Status for an error object a worker returned (docs/protocol.md "Error object").
+Status remote_error_status(const Json& error, std::string_view worker_id);
+
+}  // namespace snakepit::internal

@@ -1,0 +1,53 @@
+#include "snakepit/options_validation.h"
+
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace snakepit::internal {
+namespace {
+
+Status check_range(std::string_view field, long long value, long long min, long long max) {
+  if (value >= min && value <= max) return {};
+  return invalid_argument(fmt::format("{} must be between {} and {}, got {}", field, min, max, value),
+                          Json{{"field", field}, {"value", value}, {"min", min}, {"max", max}});
+}
+
+}  // namespace
+
+Status normalize_options(Options& options) {
+  PoolOptions& pool = options.pool;
+  if (pool.size == 0) pool.size = 2 * std::max(1u, std::thread::hardware_concurrency());
+  if (pool.adapter.executable.empty()) pool.adapter = adapters::python();
+  if (pool.name.empty() || pool.name.size() > 64) {
+    return invalid_argument("pool.name must be 1 to 64 characters", Json{{"field", "pool.name"}});
+  }
+  constexpr long long kHour = 3'600'000;
+  const Status checks[] = {
+      check_range("pool.size", static_cast<long long>(pool.size), 1, 4096),
+      check_range("pool.startup_timeout_ms", pool.startup_timeout.count(), 1, kHour),
+      check_range("pool.request_timeout_ms", pool.request_timeout.count(), 1, 24 * kHour),
+      check_range("pool.queue_timeout_ms", pool.queue_timeout.count(), 1, 24 * kHour),
+      check_range("pool.max_queue", static_cast<long long>(pool.max_queue), 0, 10'000'000),
+      check_range("pool.cancel_grace_ms", pool.cancel_grace.count(), 0, kHour),
+      check_range("pool.stop_grace_ms", pool.stop_grace.count(), 0, kHour),
+      check_range("pool.kill_grace_ms", pool.kill_grace.count(), 0, kHour),
+      check_range("pool.max_frame_bytes", pool.max_frame_bytes, 1024, 1LL << 30),
+      check_range("pool.max_log_line", static_cast<long long>(pool.max_log_line), 64, 1 << 20),
+      check_range("pool.restart.backoff_initial_ms", pool.restart.backoff_initial.count(), 0, kHour),
+      check_range("pool.restart.backoff_max_ms", pool.restart.backoff_max.count(),
+                  pool.restart.backoff_initial.count(), kHour),
+      check_range("pool.restart.max_restarts", pool.restart.max_restarts, 0, 1'000'000),
+      check_range("pool.restart.window_ms", pool.restart.window.count(), 1, 24 * kHour),
+  };
+  for (const auto& status : checks) {
+    if (!status.ok()) return status;
+  }
+  if (!(pool.restart.jitter >= 0.0 && pool.restart.jitter < 1.0)) {
+    return invalid_argument(fmt::format("pool.restart.jitter must be in [0, 1), got {}", pool.restart.jitter),
+                            Json{{"field", "pool.restart.jitter"}});
+  }
+  return {};
+}
+
+}  // namespace snakepit::internal

@@ -1,0 +1,13 @@
+// Validation of Options, with errors naming the field and the allowed range.
+#pragma once
+
+#include "snakepit/options.h"
+#include "snakepit/status.h"
+
+namespace snakepit::internal {
+
+// Fills defaults (size 0 → 2 × hardware threads, empty adapter → Python)
+// and checks every value. Errors: InvalidArgument naming the field.
+Status normalize_options(Options& options);
+
+}  // namespace snakepit::internal

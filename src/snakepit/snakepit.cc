@@ -1,0 +1,210 @@
+// The facade: owns the event-loop thread, the launcher and the pool, and turns
+// thread-safe public calls into work posted to the loop.
+#include "snakepit/snakepit.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/logger.h>
+
+#include "base/log.h"
+#include "pool/pool.h"
+#include "process/launcher.h"
+#include "process/sigpipe.h"
+#include "process/spawn.h"
+#include "snakepit/options_validation.h"
+
+namespace snakepit {
+
+namespace asio = boost::asio;
+using internal::Pool;
+using internal::Request;
+using internal::RequestPtr;
+
+struct Snakepit::Impl {
+  explicit Impl(Options opts) : options(std::move(opts)), work(asio::make_work_guard(io)) {
+    logger = options.logger ? options.logger : internal::make_default_logger();
+  }
+
+  ~Impl() { stop(); }
+
+  void start_loop() {
+    loop_thread = std::thread([this] {
+      internal::block_sigpipe_in_this_thread();
+      io.run();
+    });
+    loop_thread_id = loop_thread.get_id();
+  }
+
+  // Posts `fn` to the loop unless shutdown has begun. Requests posted here
+  // always reach the pool before its shutdown does (both go through the loop's
+  // FIFO), so the pool handles every one of them.
+  template <typename Fn>
+  bool post_if_open(Fn&& fn) {
+    std::lock_guard lock(mutex);
+    if (closed) return false;
+    asio::post(io, std::forward<Fn>(fn));
+    return true;
+  }
+
+  bool on_loop_thread() const { return std::this_thread::get_id() == loop_thread_id; }
+
+  void submit(std::string command, Json args, ExecuteCallback done, const ExecuteOptions& opts) {
+    const auto now = std::chrono::steady_clock::now();
+    auto deadline = now + opts.timeout.value_or(options.pool.request_timeout);
+    if (opts.deadline && *opts.deadline < deadline) deadline = *opts.deadline;
+    auto request = [this, command = std::move(command), args = std::move(args),
+                    done = internal::OnceCallback(std::move(done)), idempotent = opts.idempotent,
+                    deadline]() mutable {
+      auto r = std::make_shared<Request>(io);
+      r->id = pool->next_request_id();
+      r->command = std::move(command);
+      r->args = std::move(args);
+      r->idempotent = idempotent;
+      r->deadline = deadline;
+      r->done = std::move(done);
+      pool->submit(std::move(r));
+    };
+    // When closed, `request` is destroyed unrun and its OnceCallback reports Unavailable.
+    post_if_open(std::move(request));
+  }
+
+  PoolStats stats() {
+    if (on_loop_thread()) return pool->stats();
+    std::promise<PoolStats> promise;
+    if (!post_if_open([&] { promise.set_value(pool->stats()); })) {
+      std::lock_guard lock(mutex);
+      return final_stats;
+    }
+    return promise.get_future().get();
+  }
+
+  void shutdown(std::chrono::milliseconds grace) {
+    {
+      std::lock_guard lock(mutex);
+      if (closed) return;
+      closed = true;
+    }
+    if (on_loop_thread()) {
+      logger->error("shutdown() called on the loop thread; stopping without grace");
+      stop();
+      return;
+    }
+    std::promise<PoolStats> stopped;
+    asio::post(io, [&] {
+      pool->shutdown(grace, [&] { stopped.set_value(pool->stats()); });
+    });
+    PoolStats last = stopped.get_future().get();
+    {
+      std::lock_guard lock(mutex);
+      final_stats = std::move(last);
+    }
+    stop();
+  }
+
+  void stop() {
+    work.reset();
+    io.stop();
+    if (loop_thread.joinable() && !on_loop_thread()) loop_thread.join();
+  }
+
+  Options options;
+  internal::LoggerPtr logger;
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  std::thread loop_thread;
+  std::thread::id loop_thread_id;
+  internal::Launcher launcher;
+  std::unique_ptr<Pool> pool;
+  std::mutex mutex;
+  bool closed = false;     // GUARDED_BY(mutex)
+  PoolStats final_stats;   // GUARDED_BY(mutex); what stats() returns after shutdown
+};
+
+Result<Snakepit> Snakepit::start(Options options) {
+  if (auto status = internal::normalize_options(options); !status.ok()) return status;
+  auto resolved = internal::resolve_executable(options.pool.adapter.executable);
+  if (!resolved.ok()) {
+    Status error = resolved.status();
+    return Status(error.code(), fmt::format("pool {}: {}", options.pool.name, error.message()), error.details());
+  }
+  options.pool.adapter.executable = *resolved;
+
+  auto impl = std::make_unique<Impl>(std::move(options));
+  impl->pool = std::make_unique<Pool>(impl->io, impl->options.pool, impl->logger, impl->launcher);
+  impl->start_loop();
+  std::promise<Status> started;
+  asio::post(impl->io, [&] { impl->pool->start([&started](Status s) { started.set_value(std::move(s)); }); });
+  Status status = started.get_future().get();
+  if (!status.ok()) {
+    impl->shutdown(std::chrono::milliseconds(0));
+    return status;
+  }
+  return Snakepit(std::move(impl));
+}
+
+Snakepit::Snakepit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Snakepit::Snakepit(Snakepit&&) noexcept = default;
+Snakepit& Snakepit::operator=(Snakepit&& other) noexcept {
+  if (this != &other) {
+    if (impl_) impl_->shutdown(std::chrono::milliseconds(5000));
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+Snakepit::~Snakepit() {
+  if (impl_) impl_->shutdown(std::chrono::milliseconds(5000));
+}
+
+namespace {
+Status moved_from() { return failed_precondition("this Snakepit was moved from"); }
+}  // namespace
+
+Result<Json> Snakepit::execute(const std::string& command, Json args, const ExecuteOptions& options) {
+  if (!impl_) return moved_from();
+  if (impl_->on_loop_thread()) {
+    return failed_precondition("execute() called on the loop thread (from a callback); use execute_async()");
+  }
+  return execute_future(command, std::move(args), options).get();
+}
+
+void Snakepit::execute_async(std::string command, Json args, ExecuteCallback done, const ExecuteOptions& options) {
+  if (!impl_) {
+    done(moved_from());
+    return;
+  }
+  impl_->submit(std::move(command), std::move(args), std::move(done), options);
+}
+
+std::future<Result<Json>> Snakepit::execute_future(std::string command, Json args, const ExecuteOptions& options) {
+  auto promise = std::make_shared<std::promise<Result<Json>>>();
+  auto future = promise->get_future();
+  execute_async(std::move(command), std::move(args),
+                [promise](Result<Json> result) { promise->set_value(std::move(result)); }, options);
+  return future;
+}
+
+PoolStats Snakepit::stats() const { return impl_ ? impl_->stats() : PoolStats{}; }
+
+std::vector<WorkerInfo> Snakepit::list_workers() const { return stats().workers; }
+
+Status Snakepit::await_ready(std::chrono::milliseconds timeout) const {
+  if (!impl_) return moved_from();
+  if (impl_->on_loop_thread()) return failed_precondition("await_ready() called on the loop thread");
+  std::promise<Status> ready;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const bool posted = impl_->post_if_open([&] {
+    impl_->pool->await_ready(deadline, [&ready](Status s) { ready.set_value(std::move(s)); });
+  });
+  if (!posted) return unavailable("pool is shut down", Json{{"reason", "pool_stopping"}});
+  return ready.get_future().get();
+}
+
+void Snakepit::shutdown(std::chrono::milliseconds grace) {
+  if (impl_) impl_->shutdown(grace);
+}
+
+}  // namespace snakepit

@@ -1,0 +1,337 @@
+#include "worker/worker.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+#include <spdlog/logger.h>
+
+#include "process/sigpipe.h"
+
+namespace snakepit::internal {
+namespace {
+
+namespace asio = boost::asio;
+using Wait = asio::posix::descriptor_base::wait_type;
+
+constexpr std::size_t kReadChunk = 1 << 16;
+constexpr auto kExitPollInterval = std::chrono::milliseconds(50);
+
+// Reads everything currently available on a non-blocking fd.
+template <typename Fn>
+void drain(int fd, Fn&& consume) {
+  char buf[kReadChunk];
+  while (fd >= 0) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      consume(buf, static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;
+    }
+  }
+}
+
+bool has_exited(pid_t pid) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+}  // namespace
+
+Worker::Worker(asio::io_context& io, WorkerConfig config, int slot, std::string id, WorkerListener& listener)
+    : io_(io),
+      config_(std::move(config)),
+      slot_(slot),
+      id_(std::move(id)),
+      listener_(listener),
+      to_worker_(io),
+      from_worker_(io),
+      stdout_(io),
+      stderr_(io),
+      pidfd_(io),
+      timer_(io),
+      exit_poll_(io),
+      read_buffer_(kReadChunk) {}
+
+Worker::~Worker() {
+  close_descriptors();
+  if (!exited_ && pid_ > 0) {  // the pool stops workers first; this is the last line of defence
+    signal_group(pid_, SIGKILL);
+    int status;
+    ::waitpid(pid_, &status, 0);
+  }
+}
+
+void Worker::attach(ChildProcess child) {
+  pid_ = child.pid;
+  codec_ = make_codec(config_.pool->adapter.protocol, config_.pool->max_frame_bytes);
+  to_worker_.assign(child.to_child.release());
+  from_worker_.assign(child.from_child.release());
+  if (child.stdout_fd.valid()) stdout_.assign(child.stdout_fd.release());
+  stderr_.assign(child.stderr_fd.release());
+  if (child.pidfd.valid()) pidfd_.assign(child.pidfd.release());
+
+  timer_.expires_after(config_.pool->startup_timeout);
+  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->state_ != WorkerState::kStarting) return;
+    self->kill(deadline_exceeded(
+        fmt::format("worker {} did not complete its handshake within {} ms", self->id_,
+                    self->config_.pool->startup_timeout.count()),
+        Json{{"reason", "startup_timeout"}}));
+  });
+
+  codec_->encode_start(outbox_, id_);
+  flush_writes();
+  start_reading();
+  const auto max_line = config_.pool->max_log_line;
+  auto log_line = [self = shared_from_this()](spdlog::level::level_enum level, const char* stream) {
+    return [self, level, stream](std::string_view line) {
+      self->config_.logger->log(level, "[{} pid={} {}] {}", self->id_, self->pid_, stream, line);
+    };
+  };
+  stdout_lines_ = std::make_shared<LineSplitter>(max_line, log_line(spdlog::level::info, "stdout"));
+  stderr_lines_ = std::make_shared<LineSplitter>(max_line, log_line(spdlog::level::warn, "stderr"));
+  if (stdout_.is_open()) capture_output(stdout_, stdout_lines_);
+  capture_output(stderr_, stderr_lines_);
+  watch_exit();
+}
+
+void Worker::send_request(std::uint64_t request_id, std::string_view command, const Json& args) {
+  codec_->encode_request(outbox_, request_id, command, args);
+  current_ = request_id;
+  state_ = WorkerState::kBusy;
+  flush_writes();
+}
+
+void Worker::cancel(std::uint64_t request_id) {
+  if (current_ != request_id || state_ != WorkerState::kBusy) return;
+  if (codec_->encode_cancel(outbox_, request_id)) flush_writes();
+  timer_.expires_after(config_.pool->cancel_grace);
+  timer_.async_wait([self = shared_from_this(), request_id](boost::system::error_code ec) {
+    if (ec || self->current_ != request_id) return;
+    self->kill(unavailable(fmt::format("worker {} was still busy {} ms after cancel; killed", self->id_,
+                                       self->config_.pool->cancel_grace.count()),
+                           Json{{"reason", "cancel_timeout"}}));
+  });
+}
+
+void Worker::stop() {
+  if (exited_ || state_ == WorkerState::kStopping) return;
+  state_ = WorkerState::kStopping;
+  if (codec_->encode_shutdown(outbox_)) flush_writes();
+  if (outbox_.empty()) to_worker_.close();  // EOF also asks the worker to exit
+  // Escalate: SIGTERM to the group after stop_grace, SIGKILL after kill_grace.
+  timer_.expires_after(config_.pool->stop_grace);
+  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->exited_) return;
+    signal_group(self->pid_, SIGTERM);
+    self->timer_.expires_after(self->config_.pool->kill_grace);
+    self->timer_.async_wait([self](boost::system::error_code ec2) {
+      if (!ec2 && !self->exited_) signal_group(self->pid_, SIGKILL);
+    });
+  });
+}
+
+void Worker::kill(Status reason) {
+  if (exited_) return;
+  if (!kill_reason_) kill_reason_ = std::move(reason);
+  state_ = WorkerState::kStopping;
+  timer_.cancel();
+  signal_group(pid_, SIGKILL);
+}
+
+void Worker::start_reading() {
+  from_worker_.async_wait(Wait::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec && !self->exited_) self->on_readable();
+  });
+}
+
+void Worker::on_readable() {
+  const int fd = from_worker_.native_handle();
+  while (true) {
+    const ssize_t n = ::read(fd, read_buffer_.data(), read_buffer_.size());
+    if (n > 0) {
+      codec_->feed(read_buffer_.data(), static_cast<std::size_t>(n));
+      while (!kill_reason_) {
+        auto message = codec_->next();
+        if (!message.ok()) {
+          protocol_violation(message.status());
+          return;
+        }
+        if (!message->has_value()) break;
+        handle_message(std::move(**message));
+      }
+      if (kill_reason_ || exited_) return;
+      if (static_cast<std::size_t>(n) < read_buffer_.size()) break;  // likely drained: wait again
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    // End of file (or a read error): the worker closed its side. Usually it
+    // is exiting; if it is still alive shortly after, it broke the protocol.
+    exit_poll_.expires_after(std::chrono::milliseconds(200));
+    exit_poll_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->exited_ || has_exited(self->pid_)) return;
+      self->protocol_violation(unavailable("closed its protocol output", Json{{"reason", "protocol_eof"}}));
+    });
+    return;
+  }
+  start_reading();
+}
+
+void Worker::handle_message(WorkerMessage message) {
+  switch (message.type) {
+    case WorkerMessage::Type::kHello:
+      if (state_ != WorkerState::kStarting) {
+        protocol_violation(invalid_argument("unexpected second hello", Json{{"reason", "unexpected_hello"}}));
+        return;
+      }
+      timer_.cancel();
+      hello_ = std::move(message.body);
+      state_ = WorkerState::kReady;
+      listener_.on_worker_ready(*this);
+      return;
+    case WorkerMessage::Type::kResponse: {
+      if (state_ != WorkerState::kBusy || current_ != message.id) {
+        protocol_violation(invalid_argument(fmt::format("response for request {} which is not running", message.id),
+                                            Json{{"reason", "unexpected_response"}}));
+        return;
+      }
+      timer_.cancel();  // a pending cancel grace
+      current_.reset();
+      ++requests_served_;
+      state_ = WorkerState::kReady;
+      Result<Json> result = message.is_error ? Result<Json>(remote_error_status(message.body, id_))
+                                             : Result<Json>(std::move(message.body));
+      listener_.on_worker_response(*this, message.id, std::move(result));
+      return;
+    }
+    case WorkerMessage::Type::kPong:
+      return;
+  }
+}
+
+void Worker::protocol_violation(Status error) {
+  config_.logger->warn("[{} pid={}] protocol error: {}", id_, pid_, error.message());
+  Json details = {{"reason", "protocol_error"}, {"worker_id", id_}, {"pid", pid_}};
+  if (error.details().is_object() && error.details().contains("reason")) {
+    details["protocol_error"] = error.details()["reason"];
+  }
+  kill(unavailable(fmt::format("worker {} broke the protocol: {}", id_, error.message()), std::move(details)));
+}
+
+void Worker::flush_writes() {
+  if (write_waiting_ || outbox_.empty() || !to_worker_.is_open()) return;
+  std::size_t written = 0;
+  while (written < outbox_.size()) {
+    const ssize_t n = ::write(to_worker_.native_handle(), outbox_.data() + written, outbox_.size() - written);
+    if (n > 0) {
+      written += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      outbox_.erase(0, written);
+      write_waiting_ = true;
+      to_worker_.async_wait(Wait::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
+        self->write_waiting_ = false;
+        if (!ec && !self->exited_) self->flush_writes();
+      });
+      return;
+    } else {
+      // The worker closed its input (EPIPE): it is exiting or broken. Its exit
+      // or the request deadline settles the request; drop what we cannot send.
+      if (errno == EPIPE) discard_pending_sigpipe();
+      outbox_.clear();
+      to_worker_.close();
+      return;
+    }
+  }
+  outbox_.clear();
+  if (state_ == WorkerState::kStopping && !kill_reason_) to_worker_.close();
+}
+
+void Worker::watch_exit() {
+  if (pidfd_.is_open()) {
+    pidfd_.async_wait(Wait::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->on_exited();
+    });
+    return;
+  }
+  exit_poll_.expires_after(kExitPollInterval);
+  exit_poll_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    if (has_exited(self->pid_)) {
+      self->on_exited();
+    } else {
+      self->watch_exit();
+    }
+  });
+}
+
+void Worker::capture_output(asio::posix::stream_descriptor& stream, std::shared_ptr<LineSplitter> lines) {
+  auto buffer = std::make_shared<std::array<char, 4096>>();
+  stream.async_read_some(asio::buffer(*buffer), [self = shared_from_this(), &stream, lines, buffer](
+                                                    boost::system::error_code ec, std::size_t n) {
+    if (n > 0) lines->feed(std::string_view(buffer->data(), n));
+    if (ec) return;  // EOF, or closed by on_exited(), which flushes the lines
+    self->capture_output(stream, lines);
+  });
+}
+
+void Worker::on_exited() {
+  if (exited_) return;
+  // Leftovers of the group (grandchildren) go with the leader. The leader is
+  // a zombie until reaped below, so its pid (= pgid) cannot be reused yet.
+  signal_group(pid_, SIGKILL);
+  // A response written just before exit is still in the pipe: take it.
+  if (from_worker_.is_open() && !kill_reason_) {
+    drain(from_worker_.native_handle(), [this](const char* data, std::size_t n) { codec_->feed(data, n); });
+    while (!kill_reason_) {
+      auto message = codec_->next();
+      if (!message.ok() || !message->has_value()) break;
+      handle_message(std::move(**message));
+    }
+  }
+  int wait_status = 0;
+  while (::waitpid(pid_, &wait_status, 0) < 0 && errno == EINTR) {
+  }
+  const ExitInfo exit = ExitInfo::from_wait_status(wait_status);
+  exited_ = true;
+  const bool was_stopping = state_ == WorkerState::kStopping;
+  state_ = WorkerState::kExited;
+
+  Status cause;
+  if (kill_reason_) {
+    cause = std::move(*kill_reason_);
+  } else if (was_stopping) {
+    cause = unavailable(fmt::format("worker {} stopped ({})", id_, exit.describe()), Json{{"reason", "stopped"}});
+  } else {
+    cause = unavailable(fmt::format("worker {} {}", id_, exit.describe()), Json{{"reason", exit.reason()}});
+  }
+  if (!cause.details().is_object()) cause.details() = Json::object();
+  cause.details()["worker_id"] = id_;
+  cause.details()["pid"] = pid_;
+  cause.details().update(exit.to_json());
+  // What the worker printed last (a traceback, say) is still in the pipes.
+  for (auto [stream, lines] : {std::pair{&stdout_, stdout_lines_.get()}, std::pair{&stderr_, stderr_lines_.get()}}) {
+    if (!stream->is_open()) continue;
+    drain(stream->native_handle(), [lines](const char* data, std::size_t n) { lines->feed({data, n}); });
+    lines->flush();
+  }
+  close_descriptors();
+  listener_.on_worker_exit(*this, cause);
+}
+
+void Worker::close_descriptors() {
+  timer_.cancel();
+  exit_poll_.cancel();
+  boost::system::error_code ignored;
+  for (auto* stream : {&to_worker_, &from_worker_, &pidfd_, &stdout_, &stderr_}) stream->close(ignored);
+}
+
+}  // namespace snakepit::internal

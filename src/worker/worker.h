@@ -1,0 +1,112 @@
+// Worker: one OS process and its protocol channel, owned by the event loop.
+//
+// State machine: Starting → Ready ⇄ Busy → Stopping → Exited. A Worker runs
+// one request at a time. It reports to its Listener (the pool): ready,
+// response, exit. Every method must be called on the loop thread; handlers
+// keep the Worker alive through shared_from_this().
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "process/exit_info.h"
+#include "process/spawn.h"
+#include "protocol/codec.h"
+#include "snakepit/options.h"
+#include "snakepit/stats.h"
+#include "worker/line_splitter.h"
+
+namespace snakepit::internal {
+
+class Worker;
+
+class WorkerListener {
+ public:
+  virtual ~WorkerListener() = default;
+  // The handshake succeeded; the worker is Ready.
+  virtual void on_worker_ready(Worker& worker) = 0;
+  // The running request ended (result or remote error); the worker is Ready.
+  virtual void on_worker_response(Worker& worker, std::uint64_t request_id, Result<Json> result) = 0;
+  // The process is gone and reaped; `cause` explains why (Unavailable).
+  virtual void on_worker_exit(Worker& worker, const Status& cause) = 0;
+};
+
+struct WorkerConfig {
+  const PoolOptions* pool = nullptr;  // outlives the worker
+  LoggerPtr logger;
+};
+
+class Worker : public std::enable_shared_from_this<Worker> {
+ public:
+  Worker(boost::asio::io_context& io, WorkerConfig config, int slot, std::string id, WorkerListener& listener);
+  ~Worker();
+
+  // Takes over a freshly spawned process: starts reading and the start-up timer.
+  void attach(ChildProcess child);
+  // REQUIRES: state() == kReady.
+  void send_request(std::uint64_t request_id, std::string_view command, const Json& args);
+  // Asks the worker to abandon its current request; kills it after the
+  // cancel grace if it is still busy with that request.
+  void cancel(std::uint64_t request_id);
+  // Graceful stop: shutdown frame / stdin close, then SIGTERM, then SIGKILL.
+  void stop();
+  // SIGKILL to the process group now; the exit is reported as `reason`.
+  void kill(Status reason);
+
+  WorkerState state() const { return state_; }
+  const std::string& id() const { return id_; }
+  int slot() const { return slot_; }
+  pid_t pid() const { return pid_; }
+  std::uint64_t requests_served() const { return requests_served_; }
+  std::optional<std::uint64_t> current_request() const { return current_; }
+  const Json& hello() const { return hello_; }
+
+ private:
+  void start_reading();
+  void on_readable();
+  void handle_message(WorkerMessage message);
+  void protocol_violation(Status error);
+  void flush_writes();
+  void watch_exit();
+  void on_exited();
+  void capture_output(boost::asio::posix::stream_descriptor& stream, std::shared_ptr<LineSplitter> lines);
+  void close_descriptors();
+
+  boost::asio::io_context& io_;
+  WorkerConfig config_;
+  const int slot_;
+  const std::string id_;
+  WorkerListener& listener_;
+
+  WorkerState state_ = WorkerState::kStarting;
+  pid_t pid_ = 0;
+  std::unique_ptr<WorkerCodec> codec_;
+  boost::asio::posix::stream_descriptor to_worker_;
+  boost::asio::posix::stream_descriptor from_worker_;
+  boost::asio::posix::stream_descriptor stdout_;
+  boost::asio::posix::stream_descriptor stderr_;
+  boost::asio::posix::stream_descriptor pidfd_;
+  boost::asio::steady_timer timer_;       // start-up, cancel grace, or stop escalation
+  boost::asio::steady_timer exit_poll_;   // fallback when the kernel lacks pidfd
+  std::string outbox_;                    // bytes waiting to be written
+  bool write_waiting_ = false;
+  std::vector<char> read_buffer_;
+  std::shared_ptr<LineSplitter> stdout_lines_;
+  std::shared_ptr<LineSplitter> stderr_lines_;
+  std::optional<std::uint64_t> current_;
+  std::uint64_t requests_served_ = 0;
+  std::optional<Status> kill_reason_;     // why we ended it, if we did
+  Json hello_;
+  bool exited_ = false;
+};
+
+}  // namespace snakepit::internal

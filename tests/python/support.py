@@ -1,0 +1,179 @@
+"""Shared helpers: paths, and a host-side driver for bridge processes."""
+
+import json
+import os
+import select
+import struct
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BRIDGE_DIR = os.path.join(ROOT, "bridges", "python")
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+ADAPTERS_DIR = os.path.join(FIXTURES, "adapters")
+WORKERS_DIR = os.path.join(FIXTURES, "workers")
+GOLDEN = os.path.join(FIXTURES, "golden_frames.json")
+
+for _path in (ADAPTERS_DIR, BRIDGE_DIR):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+# Hang protection only: no test waits on these unless something is broken.
+TIMEOUT = 10.0
+
+HEADER = struct.Struct(">IBBHQ")
+HELLO, REQUEST, RESPONSE, CANCEL, PING, PONG, SHUTDOWN = 1, 2, 3, 8, 9, 10, 11
+
+
+def child_env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [BRIDGE_DIR, ADAPTERS_DIR] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.pop("SNAKEPIT_FD_IN", None)
+    env.pop("SNAKEPIT_FD_OUT", None)
+    env.pop("SNAKEPIT_PROTOCOL", None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def compact(value):
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def frame(kind, frame_id, payload=b"", flags=0):
+    if not isinstance(payload, (bytes, bytearray)):
+        payload = compact(payload)
+    return HEADER.pack(12 + len(payload), kind, flags, 0, frame_id) + payload
+
+
+class PipeReader:
+    """Reads exact byte counts from a pipe with a hang-protection timeout."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buf = b""
+
+    def read_exact(self, n, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise TimeoutError("no data from the worker within %.0f s" % timeout)
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                raise EOFError("worker closed its end (%d of %d bytes)" % (len(self.buf), n))
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def at_eof(self, timeout=TIMEOUT):
+        """True if the pipe reaches EOF with no more data."""
+        if self.buf:
+            return False
+        if not select.select([self.fd], [], [], timeout)[0]:
+            raise TimeoutError("pipe neither closed nor readable")
+        return os.read(self.fd, 1) == b""
+
+
+class NativeWorker:
+    """Spawns ``python -m snakepit_bridge`` (or a script) with protocol pipes.
+
+    The child gets the host->worker read end and the worker->host write end
+    at their own fd numbers, named by SNAKEPIT_FD_IN / SNAKEPIT_FD_OUT.
+    """
+
+    def __init__(self, adapter="snakepit_bridge.generic", argv=None, env=None):
+        to_child_r, self.to_child = os.pipe()
+        self.from_child, from_child_w = os.pipe()
+        if argv is None:
+            argv = [sys.executable, "-m", "snakepit_bridge", "--adapter", adapter]
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, pass_fds=(to_child_r, from_child_w),
+            env=child_env(SNAKEPIT_FD_IN=to_child_r, SNAKEPIT_FD_OUT=from_child_w,
+                          SNAKEPIT_WORKER_ID="test-0.1", **(env or {})),
+            cwd=ROOT)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.reader = PipeReader(self.from_child)
+
+    def send(self, data):
+        os.write(self.to_child, data)
+
+    def send_frame(self, kind, frame_id, payload=b"", flags=0):
+        self.send(frame(kind, frame_id, payload, flags))
+
+    def recv_frame(self, timeout=TIMEOUT):
+        """(kind, flags, id, decoded payload or None)."""
+        head = self.reader.read_exact(16, timeout)
+        length, kind, flags, _, frame_id = HEADER.unpack(head)
+        payload = self.reader.read_exact(length - 12, timeout)
+        return kind, flags, frame_id, (json.loads(payload) if payload else None)
+
+    def request(self, frame_id, command, **args):
+        self.send_frame(REQUEST, frame_id, {"command": command, "args": args})
+        return self.recv_frame()
+
+    def close_input(self):
+        if self.to_child is not None:
+            os.close(self.to_child)
+            self.to_child = None
+
+    def wait(self, timeout=TIMEOUT):
+        """Exit code; output is collected into self.stdout / self.stderr."""
+        self.stdout, self.stderr = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+
+    def cleanup(self):
+        self.close_input()
+        try:
+            self.kill()
+        finally:
+            if self.from_child is not None:
+                os.close(self.from_child)
+                self.from_child = None
+
+
+class V0Worker:
+    """Spawns a snakepit-v0 worker on stdin/stdout."""
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=child_env(), cwd=ROOT)
+        self.reader = PipeReader(self.proc.stdout.fileno())
+
+    def request(self, request_id, command, args=None):
+        body = compact({"id": request_id, "command": command, "args": args or {},
+                        "timestamp": "2024-01-01T00:00:00Z"})
+        self.proc.stdin.write(struct.pack(">I", len(body)) + body)
+        self.proc.stdin.flush()
+        return self.recv()
+
+    def recv(self, timeout=TIMEOUT):
+        (length,) = struct.unpack(">I", self.reader.read_exact(4, timeout))
+        return json.loads(self.reader.read_exact(length, timeout))
+
+    def close_input(self):
+        self.proc.stdin.close()
+
+    def wait(self, timeout=TIMEOUT):
+        rc = self.proc.wait(timeout=timeout)
+        self.stderr = self.proc.stderr.read()
+        return rc
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if not stream.closed:
+                try:
+                    stream.close()
+                except OSError:
+                    pass

@@ -1,0 +1,222 @@
+"""Framing and JSON codec: golden frames, malformed frames, the reader."""
+
+import importlib.util
+import json
+import os
+import threading
+import unittest
+
+try:
+    from . import support
+except ImportError:
+    import support
+
+from snakepit_bridge import codec, framing
+from snakepit_bridge.framing import FrameReader, ProtocolError
+
+
+def load_golden():
+    with open(support.GOLDEN, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def payload_bytes(entry):
+    return b"" if entry["payload"] is None else codec.dumps_bytes(entry["payload"])
+
+
+class GoldenFramesTest(unittest.TestCase):
+    def setUp(self):
+        self.golden = load_golden()
+
+    def test_expected_frames_present(self):
+        names = {e["name"] for e in self.golden}
+        for name in ("hello", "request_ping", "response_ok", "response_error", "cancel",
+                     "ping", "pong", "shutdown", "request_non_ascii", "request_large_id"):
+            self.assertIn(name, names)
+        by_name = {e["name"]: e for e in self.golden}
+        self.assertEqual(by_name["request_large_id"]["id"], 2**40 + 5)
+        self.assertEqual(by_name["response_error"]["flags"], framing.FLAG_ERROR)
+
+    def test_file_matches_generator(self):
+        path = os.path.join(support.FIXTURES, "make_golden_frames.py")
+        spec = importlib.util.spec_from_file_location("make_golden_frames", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        self.assertEqual(module.build(), self.golden,
+                         "golden_frames.json is stale: run tests/fixtures/make_golden_frames.py")
+
+    def test_encode_matches_golden_bytes(self):
+        for entry in self.golden:
+            with self.subTest(entry["name"]):
+                data = framing.encode_frame(entry["kind"], entry["flags"], entry["id"],
+                                            payload_bytes(entry))
+                self.assertEqual(data.hex(), entry["hex"])
+
+    def test_decode_matches_golden_fields(self):
+        for entry in self.golden:
+            with self.subTest(entry["name"]):
+                kind, flags, frame_id, payload = framing.decode_frame(
+                    bytes.fromhex(entry["hex"]), kinds=None)
+                self.assertEqual((kind, flags, frame_id),
+                                 (entry["kind"], entry["flags"], entry["id"]))
+                if entry["payload"] is None:
+                    self.assertEqual(payload, b"")
+                else:
+                    self.assertEqual(codec.loads(payload), entry["payload"])
+                    # Compact, key order preserved: re-encoding is byte-identical.
+                    self.assertEqual(codec.dumps_bytes(codec.loads(payload)), payload)
+
+    def test_reader_reads_all_golden_frames_back_to_back(self):
+        data = b"".join(bytes.fromhex(e["hex"]) for e in self.golden)
+        r, w = os.pipe()
+        try:
+            os.write(w, data)
+            os.close(w)
+            w = None
+            reader = FrameReader(r, kinds=None)
+            for entry in self.golden:
+                kind, flags, frame_id, payload = reader.read_frame()
+                self.assertEqual((kind, flags, frame_id),
+                                 (entry["kind"], entry["flags"], entry["id"]))
+                self.assertEqual(bytes(payload), payload_bytes(entry))
+            self.assertIsNone(reader.read_frame())
+        finally:
+            os.close(r)
+            if w is not None:
+                os.close(w)
+
+
+class CodecTest(unittest.TestCase):
+    def test_compact_utf8(self):
+        self.assertEqual(codec.dumps_bytes({"a": [1, 2], "b": "\u00e9\U0001f40d"}),
+                         '{"a":[1,2],"b":"\u00e9\U0001f40d"}'.encode("utf-8"))
+
+    def test_nan_refused(self):
+        with self.assertRaises(ValueError):
+            codec.dumps(float("nan"))
+
+    def test_not_serializable(self):
+        with self.assertRaises(TypeError):
+            codec.dumps({"s": {1, 2}})
+        self.assertEqual(codec.dumps({"ok": 1}), '{"ok":1}')
+
+    def test_circular_then_recovers(self):
+        a = []
+        a.append(a)
+        with self.assertRaises(ValueError):
+            codec.dumps({"x": a})
+        b = [1]
+        self.assertEqual(codec.dumps([b, b]), "[[1],[1]]")
+
+    def test_loads_variants(self):
+        self.assertEqual(codec.loads(b'{"a":1}'), {"a": 1})
+        self.assertEqual(codec.loads(bytearray(b' {"a":1} \n')), {"a": 1})
+        self.assertEqual(codec.loads("[1]"), [1])
+        for bad in (b"", b"{", b'{"a":1} x', b"\xff\xfe", b"nul"):
+            with self.subTest(bad), self.assertRaises(ValueError):
+                codec.loads(bad)
+
+
+class MalformedFrameTest(unittest.TestCase):
+    def read_one(self, data, max_frame=framing.DEFAULT_MAX_FRAME):
+        r, w = os.pipe()
+        try:
+            os.write(w, data)
+            os.close(w)
+            w = None
+            return FrameReader(r, max_frame).read_frame()
+        finally:
+            os.close(r)
+            if w is not None:
+                os.close(w)
+
+    def test_rejected(self):
+        hdr = framing.HEADER.pack
+        cases = {
+            "length below 12": hdr(11, framing.PING, 0, 0, 1),
+            "length 0": b"\x00\x00\x00\x00",
+            "above max": hdr(1000, framing.REQUEST, 0, 0, 1),
+            "huge": b"\xff\xff\xff\xff" + bytes(12),
+            "unknown kind": hdr(12, 99, 0, 0, 1),
+            "kind 0": hdr(12, 0, 0, 0, 1),
+            "worker-to-host kind": hdr(12, framing.PONG, 0, 0, 1),
+            "unknown flag": hdr(12, framing.PING, 0x02, 0, 1),
+        }
+        for name, data in cases.items():
+            with self.subTest(name), self.assertRaises(ProtocolError):
+                self.read_one(data, max_frame=512)
+
+    def test_reserved_ignored(self):
+        data = framing.HEADER.pack(12, framing.PING, 0, 0xBEEF, 9)
+        self.assertEqual(self.read_one(data)[:3], (framing.PING, 0, 9))
+
+    def test_eof_mid_frame_is_eof(self):
+        self.assertIsNone(self.read_one(framing.encode_frame(framing.REQUEST, 1, 0, b"{}")[:-1]))
+        self.assertIsNone(self.read_one(b"\x00\x00"))
+
+    def test_decode_frame_checks_length(self):
+        data = framing.encode_frame(framing.REQUEST, 0, 1, b"{}")
+        with self.assertRaises(ProtocolError):
+            framing.decode_frame(data + b"x")
+        with self.assertRaises(ProtocolError):
+            framing.decode_frame(data[:3])
+
+
+class ReaderTest(unittest.TestCase):
+    def setUp(self):
+        self.r, self.w = os.pipe()
+        self.reader = FrameReader(self.r)
+
+    def tearDown(self):
+        os.close(self.r)
+        if self.w is not None:
+            os.close(self.w)
+
+    def write_in_thread(self, data, chunk=None):
+        def run():
+            view = memoryview(data)
+            while view:
+                part = view[:chunk] if chunk else view
+                n = os.write(self.w, part)
+                view = view[n:]
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    def test_large_frame(self):
+        payload = codec.dumps_bytes({"command": "echo", "args": {"blob": "x" * 3_000_000}})
+        thread = self.write_in_thread(framing.encode_frame(framing.REQUEST, 0, 5, payload)
+                                      + framing.encode_frame(framing.PING, 0, 6))
+        kind, _, frame_id, got = self.reader.read_frame()
+        thread.join()
+        self.assertEqual((kind, frame_id), (framing.REQUEST, 5))
+        self.assertEqual(bytes(got), payload)
+        self.assertEqual(self.reader.read_frame()[:3], (framing.PING, 0, 6))
+
+    def test_frames_split_across_reads(self):
+        data = b"".join(framing.encode_frame(framing.REQUEST, 0, i, b'{"command":"x"}')
+                        for i in range(1, 40))
+        thread = self.write_in_thread(data, chunk=7)
+        ids = [self.reader.read_frame()[2] for _ in range(1, 40)]
+        thread.join()
+        self.assertEqual(ids, list(range(1, 40)))
+
+    def test_poll_and_buffered_frames(self):
+        self.assertEqual(self.reader.buffered_frames(), [])
+        self.assertTrue(self.reader.poll())  # nothing to read: no block
+        os.write(self.w, framing.encode_frame(framing.CANCEL, 0, 7)
+                 + framing.encode_frame(framing.PING, 0, 8))
+        self.assertTrue(self.reader.poll())
+        self.assertEqual(self.reader.buffered_frames(),
+                         [(framing.CANCEL, 7), (framing.PING, 8)])
+        # Peeking does not consume.
+        self.assertEqual(self.reader.read_frame()[:3], (framing.CANCEL, 0, 7))
+        self.assertEqual(self.reader.read_frame()[:3], (framing.PING, 0, 8))
+        os.close(self.w)
+        self.w = None
+        self.assertFalse(self.reader.poll())
+        self.assertIsNone(self.reader.read_frame())
+
+
+if __name__ == "__main__":
+    unittest.main()

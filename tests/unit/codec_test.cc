@@ -1,0 +1,122 @@
+#include "protocol/codec.h"
+
+#include <gtest/gtest.h>
+
+#include "protocol/frame.h"
+#include "protocol/length_prefixed.h"
+
+namespace snakepit::internal {
+namespace {
+
+std::optional<WorkerMessage> feed_one(WorkerCodec& codec, const std::string& bytes, Status* error = nullptr) {
+  codec.feed(bytes.data(), bytes.size());
+  auto next = codec.next();
+  if (!next.ok()) {
+    if (error) *error = next.status();
+    return std::nullopt;
+  }
+  return std::move(*next);
+}
+
+std::string v0_frame(const Json& json) {
+  const std::string text = json.dump();
+  char length[4];
+  write_be32(length, static_cast<std::uint32_t>(text.size()));
+  return std::string(length, 4) + text;
+}
+
+TEST(NativeCodecTest, EncodesRequestsWithSortedKeys) {
+  auto codec = make_codec(Protocol::kNative, 1 << 20);
+  std::string out;
+  codec->encode_request(out, 5, "echo", Json{{"b", 1}, {"a", "x"}});
+  FrameDecoder decoder(1 << 20);
+  decoder.append(out.data(), out.size());
+  auto frame = decoder.next();
+  ASSERT_TRUE(frame.ok() && frame->has_value());
+  EXPECT_EQ((*frame)->kind, FrameKind::kRequest);
+  EXPECT_EQ((*frame)->id, 5u);
+  EXPECT_EQ((*frame)->payload, R"({"args":{"a":"x","b":1},"command":"echo"})");
+}
+
+TEST(NativeCodecTest, DecodesHelloResponsesAndErrors) {
+  auto codec = make_codec(Protocol::kNative, 1 << 20);
+  auto hello = feed_one(*codec, encode_frame({FrameKind::kHello, 0, 0, R"({"protocol":1,"pid":7,"commands":["a"]})"}));
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->type, WorkerMessage::Type::kHello);
+  EXPECT_EQ(hello->body["pid"], 7);
+
+  auto error = feed_one(*codec, encode_frame({FrameKind::kResponse, frame_flags::kError, 3,
+                                              R"({"code":"InvalidArgument","message":"bad","type":"TypeError"})"}));
+  ASSERT_TRUE(error);
+  EXPECT_TRUE(error->is_error);
+  const Status status = remote_error_status(error->body, "w-1");
+  EXPECT_EQ(status.code(), Code::kInvalidArgument);
+  EXPECT_EQ(status.message(), "bad");
+  EXPECT_EQ(status.details()["type"], "TypeError");
+  EXPECT_EQ(status.details()["worker_id"], "w-1");
+}
+
+TEST(NativeCodecTest, RejectsBadHelloAndBadJson) {
+  Status error;
+  auto codec = make_codec(Protocol::kNative, 1 << 20);
+  EXPECT_FALSE(feed_one(*codec, encode_frame({FrameKind::kHello, 0, 0, R"({"protocol":2})"}), &error));
+  EXPECT_EQ(error.details()["reason"], "bad_hello");
+
+  auto codec2 = make_codec(Protocol::kNative, 1 << 20);
+  EXPECT_FALSE(feed_one(*codec2, encode_frame({FrameKind::kResponse, 0, 1, "{not json"}), &error));
+  EXPECT_EQ(error.details()["reason"], "bad_json");
+
+  auto codec3 = make_codec(Protocol::kNative, 1 << 20);
+  EXPECT_FALSE(feed_one(*codec3, encode_frame({FrameKind::kRequest, 0, 1, "{}"}), &error));
+  EXPECT_EQ(error.details()["reason"], "unexpected_frame");
+}
+
+TEST(RemoteErrorTest, UnknownCodesBecomeInternal) {
+  EXPECT_EQ(remote_error_status(Json{{"code", "Bogus"}, {"message", "m"}}, "w").code(), Code::kInternal);
+  EXPECT_EQ(remote_error_status(Json{{"code", "Ok"}}, "w").code(), Code::kInternal);
+  EXPECT_EQ(remote_error_status(Json("text"), "w").code(), Code::kInternal);
+}
+
+TEST(V0CodecTest, InitialisationPingBecomesHello) {
+  auto codec = make_codec(Protocol::kSnakepitV0, 1 << 20);
+  std::string out;
+  codec->encode_start(out, "w-1");
+  const Json sent = Json::parse(out.substr(4));
+  EXPECT_EQ(sent["command"], "ping");
+  EXPECT_EQ(sent["args"]["initialization"], true);
+  EXPECT_EQ(sent["args"]["worker_id"], "w-1");
+  EXPECT_TRUE(sent["timestamp"].is_string());
+
+  auto hello = feed_one(*codec, v0_frame({{"id", sent["id"]}, {"success", true}, {"result", {{"status", "ok"}}}}));
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->type, WorkerMessage::Type::kHello);
+}
+
+TEST(V0CodecTest, ResponsesAndErrors) {
+  auto codec = make_codec(Protocol::kSnakepitV0, 1 << 20);
+  auto ok = feed_one(*codec, v0_frame({{"id", 4}, {"success", true}, {"result", 12}, {"timestamp", "t"}}));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->id, 4u);
+  EXPECT_FALSE(ok->is_error);
+  EXPECT_EQ(ok->body, 12);
+  auto failed = feed_one(*codec, v0_frame({{"id", 5}, {"success", false}, {"error", "boom"}}));
+  ASSERT_TRUE(failed);
+  EXPECT_TRUE(failed->is_error);
+  EXPECT_EQ(remote_error_status(failed->body, "w").message(), "boom");
+}
+
+TEST(V0CodecTest, MissingFieldsAreProtocolErrors) {
+  Status error;
+  auto codec = make_codec(Protocol::kSnakepitV0, 1 << 20);
+  EXPECT_FALSE(feed_one(*codec, v0_frame({{"id", 4}, {"result", 1}}), &error));
+  EXPECT_EQ(error.details()["reason"], "missing_fields");
+  auto codec2 = make_codec(Protocol::kSnakepitV0, 1 << 20);
+  EXPECT_FALSE(feed_one(*codec2, v0_frame({{"id", 1}, {"success", true}}), &error));
+  EXPECT_EQ(error.details()["reason"], "missing_fields");
+  auto codec3 = make_codec(Protocol::kSnakepitV0, 1 << 20);
+  EXPECT_FALSE(feed_one(*codec3, std::string("\x00\x00\x00\x02[]", 6), &error));
+  EXPECT_EQ(error.details()["reason"], "bad_json");
+}
+
+}  // namespace
+}  // namespace snakepit::internal
