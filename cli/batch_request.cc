@@ -71,7 +71,8 @@ BatchRequest parse_batch_request(std::string_view line, std::size_t line_number)
 
 std::string batch_response(const Json& id, const Result<Json>& result) {
   // Built by hand to keep the documented key order: id, ok, result|error.
-  if (result.ok()) return fmt::format(R"({{"id":{},"ok":true,"result":{}}})", to_line(id), to_line(*result));
+  if (result.ok())
+    return fmt::format(R"({{"id":{},"ok":true,"result":{}}})", to_line(id), to_line(*result));
   return fmt::format(R"({{"id":{},"ok":false,"error":{}}})", to_line(id),
                      to_line(result.status().to_json()));
 }

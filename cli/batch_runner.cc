@@ -24,9 +24,9 @@ void BatchRunner::run(LineReader& input, bool with_stats) {
   while (auto line = input.next()) {
     ++line_number;
     if (input.last_too_long()) {
-      out_.push(batch_response(nullptr, Status(Code::kInvalidArgument,
-                                               "line " + std::to_string(line_number) +
-                                                   ": longer than the line limit")));
+      out_.push(batch_response(
+          nullptr, Status(Code::kInvalidArgument,
+                          "line " + std::to_string(line_number) + ": longer than the line limit")));
       continue;
     }
     if (is_blank_line(*line)) continue;  // tolerated, as in most JSON-lines tools

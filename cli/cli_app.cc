@@ -1,8 +1,8 @@
 #include "cli_app.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <exception>
 
 #include "demo_command.h"

@@ -28,7 +28,9 @@ std::optional<double> number_of(const Json& result) {
   return std::nullopt;
 }
 
-bool same_number(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(b)); }
+bool same_number(double a, double b) {
+  return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(b));
+}
 
 std::string indented(const std::string& text, std::string_view prefix) {
   std::string out(prefix);
@@ -42,9 +44,10 @@ std::string indented(const std::string& text, std::string_view prefix) {
 }  // namespace
 
 int Demo::run(Clock::duration startup) {
-  const std::vector<void (Demo::*)()> steps = {
-      &Demo::show_ping,   &Demo::show_echo,           &Demo::show_compute, &Demo::show_info,
-      &Demo::show_concurrency, &Demo::show_expected_errors, &Demo::show_stats};
+  const std::vector<void (Demo::*)()> steps = {&Demo::show_ping,        &Demo::show_echo,
+                                               &Demo::show_compute,     &Demo::show_info,
+                                               &Demo::show_concurrency, &Demo::show_expected_errors,
+                                               &Demo::show_stats};
   show_startup(startup);
   for (auto step : steps) {
     if (watcher_.signal() != 0) break;
@@ -155,7 +158,8 @@ void Demo::show_concurrency() {
   auto start = Clock::now();
   std::vector<std::future<Result<Json>>> computes;
   for (int i = 1; i <= kRequests; ++i) {
-    computes.push_back(pit_.execute_future("compute", {{"operation", "multiply"}, {"a", i}, {"b", i}}));
+    computes.push_back(
+        pit_.execute_future("compute", {{"operation", "multiply"}, {"a", i}, {"b", i}}));
   }
   int correct = 0;
   for (int i = 1; i <= kRequests; ++i) {
@@ -186,6 +190,36 @@ void Demo::show_concurrency() {
              millis(Clock::now() - start), by_pid.size());
   for (const auto& [pid, count] : by_pid) fmt::print("    pid {:<8} {:>3} requests\n", pid, count);
   if (failed > 0) fail(fmt::format("{} concurrent pings failed", failed), kExitFailure);
+  show_parallel_sleeps();
+}
+
+void Demo::show_parallel_sleeps() {
+  // Computes finish in microseconds, so one worker can drain them all;
+  // requests that take a while show the pool really runs them side by side.
+  constexpr int kSleeps = 8;
+  constexpr int kSleepMs = 100;
+  const auto start = Clock::now();
+  std::vector<std::future<Result<Json>>> sleeps;
+  for (int i = 0; i < kSleeps; ++i)
+    sleeps.push_back(pit_.execute_future("sleep", {{"ms", kSleepMs}}));
+  int failed = 0;
+  std::optional<Status> first_error;
+  for (auto& sleep : sleeps) {
+    auto result = sleep.get();
+    if (!result.ok() && !first_error) first_error = result.status();
+    failed += result.ok() ? 0 : 1;
+  }
+  const double elapsed = millis(Clock::now() - start);
+  const Json* details = first_error ? &first_error->details() : nullptr;
+  if (details && details->is_object() && details->value("type", "") == "UnknownCommand") {
+    fmt::print("  (this adapter has no sleep command: parallel sleeps skipped)\n");
+    return;
+  }
+  fmt::print("  {} concurrent sleeps of {} ms: {:.0f} ms in total (one after another: {} ms)\n",
+             kSleeps, kSleepMs, elapsed, kSleeps * kSleepMs);
+  if (first_error)
+    fail(fmt::format("{} sleeps failed: {}", failed, first_error->message()),
+         exit_code(first_error->code()));
 }
 
 }  // namespace snakepit::cli

@@ -41,6 +41,7 @@ class Demo {
   void show_compute();
   void show_info();
   void show_concurrency();
+  void show_parallel_sleeps();
   void show_expected_errors();
   void show_stats();
 

@@ -1,9 +1,9 @@
 #include "exec_command.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "batch_runner.h"
 #include "exit_codes.h"
@@ -15,7 +15,7 @@ namespace {
 
 // A single `exec` needs one worker; a batch wants parallelism.
 constexpr std::size_t kSingleDefaultSize = 1;
-constexpr std::size_t kBatchDefaultSize = 0;  // the library's default: 2 x hardware threads
+constexpr std::size_t kBatchDefaultSize = 0;      // the library's default: 2 x hardware threads
 constexpr std::size_t kMaxBatchLine = 64u << 20;  // as the default frame limit
 
 // ARGS_JSON must be a JSON object, checked while parsing so a typo costs no
@@ -55,8 +55,7 @@ CLI::App* add_exec_command(CLI::App& app, ExecFlags& flags) {
                         "Read request lines {\"id\",\"command\",\"args\",\"timeout_ms\"} from "
                         "stdin; write one response line each, in completion order");
   command->add_option("COMMAND", flags.command, "Command to run, e.g. ping")->excludes(batch);
-  command
-      ->add_option("ARGS_JSON", flags.args_json, "Arguments as a JSON object")
+  command->add_option("ARGS_JSON", flags.args_json, "Arguments as a JSON object")
       ->check(json_object_validator())
       ->capture_default_str()
       ->excludes(batch);
@@ -83,7 +82,9 @@ int run_exec(const ExecFlags& flags) {
   if (!pit) return exit_code(pit.status().code());
   PoolGuard guard(watcher, *pit);
   int code = kExitOk;
-  if (flags.batch) {
+  if (watcher.signal() != 0) {
+    // Interrupted while starting: the guard has shut the pool down already.
+  } else if (flags.batch) {
     const std::size_t concurrency = flags.concurrency > 0 ? flags.concurrency : pit->stats().size;
     LineReader input(STDIN_FILENO, watcher.interrupt_fd(), kMaxBatchLine);
     BatchRunner runner(*pit, concurrency > 0 ? concurrency : 1);

@@ -1,10 +1,10 @@
 #include "pool_flags.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <system_error>
 
@@ -49,11 +49,10 @@ void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size
       ->check(CLI::IsMember({"python", "exec"}))
       ->capture_default_str()
       ->group("POOL");
-  auto* module = command
-                     .add_option("--module", flags.module,
-                                 "Python adapter module the workers load")
-                     ->capture_default_str()
-                     ->group("POOL");
+  auto* module =
+      command.add_option("--module", flags.module, "Python adapter module the workers load")
+          ->capture_default_str()
+          ->group("POOL");
   auto* python_path = command
                           .add_option("--python-path", flags.python_path,
                                       "Extra PYTHONPATH entry for the adapter module (repeatable)")
@@ -87,8 +86,9 @@ void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
       ->group("POOL");
-  command.add_option("--startup-timeout-ms", flags.startup_timeout_ms,
-                     "Longest wait for a worker to start")
+  command
+      .add_option("--startup-timeout-ms", flags.startup_timeout_ms,
+                  "Longest wait for a worker to start")
       ->check(CLI::PositiveNumber)
       ->capture_default_str()
       ->group("POOL");
@@ -101,8 +101,10 @@ void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size
 void check_pool_flags(const CLI::App& command, const PoolFlags& flags) {
   const bool adapter_given = command.count("--adapter") > 0;
   if (!flags.exec_line.empty() && adapter_given && flags.adapter != "exec") {
-    throw CLI::ValidationError("--exec", "implies --adapter exec; it cannot be combined with "
-                                         "--adapter " + flags.adapter);
+    throw CLI::ValidationError("--exec",
+                               "implies --adapter exec; it cannot be combined with "
+                               "--adapter " +
+                                   flags.adapter);
   }
   if (flags.adapter == "exec" && flags.exec_line.empty()) {
     throw CLI::ValidationError("--adapter", "exec needs --exec \"PROGRAM ARGS...\"");

@@ -44,7 +44,7 @@ class SignalWatcher {
   std::atomic<bool> stopping_{false};
   int pipe_[2] = {-1, -1};
   std::mutex mutex_;
-  Snakepit* pit_ = nullptr;  // guarded by mutex_
+  Snakepit* pit_ = nullptr;      // guarded by mutex_
   std::thread shutdown_thread_;  // started by the first signal
   std::thread thread_;
 };

@@ -208,7 +208,7 @@ void Pool::on_worker_response(Worker& worker, std::uint64_t request_id, Result<J
 }
 
 void Pool::worker_idle(Worker& worker) {
-  if (phase_ != Phase::kRunning) return;
+  if (phase_ != Phase::kRunning && phase_ != Phase::kStarting) return;
   while (auto next = queue_.pop_front()) {
     RequestPtr request = std::move(*next);
     request->queue_position.reset();

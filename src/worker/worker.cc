@@ -89,9 +89,12 @@ void Worker::attach(ChildProcess child) {
   flush_writes();
   start_reading();
   const auto max_line = config_.pool->max_log_line;
-  auto log_line = [self = shared_from_this()](spdlog::level::level_enum level, const char* stream) {
-    return [self, level, stream](std::string_view line) {
-      self->config_.logger->log(level, "[{} pid={} {}] {}", self->id_, self->pid_, stream, line);
+  // The splitters belong to this Worker: capturing `this` cannot dangle (and
+  // a shared_ptr here would be a reference cycle).
+  auto log_line = [this](spdlog::level::level_enum level, const char* stream) {
+    return [this, level, stream](std::string_view line) {
+      config_.logger->log(level, "[{} pid={} {}] {}", id_, pid_, stream, line);
+      if (level == spdlog::level::warn) remember_stderr(line);
     };
   };
   stdout_lines_ = std::make_shared<LineSplitter>(max_line, log_line(spdlog::level::info, "stdout"));
@@ -305,6 +308,12 @@ void Worker::on_exited() {
   const bool was_stopping = state_ == WorkerState::kStopping;
   state_ = WorkerState::kExited;
 
+  // What the worker printed last (a traceback, say) is still in the pipes.
+  for (auto [stream, lines] : {std::pair{&stdout_, stdout_lines_.get()}, std::pair{&stderr_, stderr_lines_.get()}}) {
+    if (!stream->is_open()) continue;
+    drain(stream->native_handle(), [lines](const char* data, std::size_t n) { lines->feed({data, n}); });
+    lines->flush();
+  }
   Status cause;
   if (kill_reason_) {
     cause = std::move(*kill_reason_);
@@ -317,14 +326,14 @@ void Worker::on_exited() {
   cause.details()["worker_id"] = id_;
   cause.details()["pid"] = pid_;
   cause.details().update(exit.to_json());
-  // What the worker printed last (a traceback, say) is still in the pipes.
-  for (auto [stream, lines] : {std::pair{&stdout_, stdout_lines_.get()}, std::pair{&stderr_, stderr_lines_.get()}}) {
-    if (!stream->is_open()) continue;
-    drain(stream->native_handle(), [lines](const char* data, std::size_t n) { lines->feed({data, n}); });
-    lines->flush();
-  }
+  if (!stderr_tail_.empty()) cause.details()["stderr_tail"] = stderr_tail_;
   close_descriptors();
   listener_.on_worker_exit(*this, cause);
+}
+
+void Worker::remember_stderr(std::string_view line) {
+  if (stderr_tail_.size() == kStderrTailLines) stderr_tail_.erase(stderr_tail_.begin());
+  stderr_tail_.emplace_back(line);
 }
 
 void Worker::close_descriptors() {

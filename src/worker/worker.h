@@ -80,6 +80,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void on_exited();
   void capture_output(boost::asio::posix::stream_descriptor& stream, std::shared_ptr<LineSplitter> lines);
   void close_descriptors();
+  void remember_stderr(std::string_view line);
 
   boost::asio::io_context& io_;
   WorkerConfig config_;
@@ -102,6 +103,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::vector<char> read_buffer_;
   std::shared_ptr<LineSplitter> stdout_lines_;
   std::shared_ptr<LineSplitter> stderr_lines_;
+  // The last lines of stderr, attached to the exit cause (why did it die?).
+  static constexpr std::size_t kStderrTailLines = 8;
+  std::vector<std::string> stderr_tail_;
   std::optional<std::uint64_t> current_;
   std::uint64_t requests_served_ = 0;
   std::optional<Status> kill_reason_;     // why we ended it, if we did

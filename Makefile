@@ -1,0 +1,51 @@
+# The README's two commands: `make demo` and `make test`.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+# Debian's interpreter: version-manager shims on PATH cost ~0.5 s per start.
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build demo test test-cpp test-python bench asan tsan clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DSNAKEPIT_WERROR=ON -DPython3_EXECUTABLE=$(PYTHON) $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+demo: build
+	$(BUILD_DIR)/bin/snakepit demo
+
+test: build
+	$(MAKE) --no-print-directory test-python test-cpp
+
+test-cpp:
+	ctest --test-dir $(BUILD_DIR) -j$(JOBS) --output-on-failure --timeout 300
+
+test-python:
+	$(PYTHON) -m unittest discover -s tests/python -t .
+
+# Start-up and ping figures (docs/performance.md). Not part of the tests.
+bench: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake -S . -B $(BUILD_DIR) -DSNAKEPIT_BENCHMARKS=ON
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target snakepit_pool_bench
+	$(BUILD_DIR)/bin/snakepit_pool_bench
+
+# Sanitizer builds, each in its own directory (CI runs them after `make test`).
+asan: deps
+	cmake -S . -B build-asan -DSNAKEPIT_WERROR=ON -DSNAKEPIT_ASAN=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build build-asan -j$(JOBS)
+	ctest --test-dir build-asan -j$(JOBS) --output-on-failure --timeout 600
+
+tsan: deps
+	cmake -S . -B build-tsan -DSNAKEPIT_WERROR=ON -DSNAKEPIT_TSAN=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build build-tsan -j$(JOBS)
+	ctest --test-dir build-tsan -j$(JOBS) --output-on-failure --timeout 600 -L 'unit|integration'
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan build-tsan
