@@ -20,7 +20,13 @@ int parse_and_run(int argc, char** argv) {
   ExecFlags exec_flags;
   auto* demo = add_demo_command(app, demo_flags);
   auto* exec = add_exec_command(app, exec_flags);
-  for (auto* command : {demo, exec}) command->footer(exit_codes_help());
+  demo->footer(exit_codes_help());
+  exec->footer(
+      "Examples:\n"
+      "  snakepit exec ping\n"
+      "  snakepit exec compute '{\"operation\": \"add\", \"a\": 1, \"b\": 2}'\n"
+      "  printf '%s\\n' '{\"id\": 1, \"command\": \"ping\"}' | snakepit exec --batch --stats\n\n" +
+      exit_codes_help());
 
   try {
     app.parse(argc, argv);

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <filesystem>
 #include <system_error>
 
@@ -13,7 +14,8 @@
 namespace snakepit::cli {
 namespace {
 
-const std::vector<std::string> kLogLevels{"trace", "debug", "info", "warn", "error", "off"};
+// Positive, and small enough for any steady_clock arithmetic (~24 days).
+CLI::Range millis_range() { return CLI::Range(std::int64_t{1}, std::int64_t{INT32_MAX}); }
 
 // Rejects --exec values that split_command_line() would reject, at parse time.
 CLI::Validator command_line_validator() {
@@ -75,25 +77,25 @@ void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size
       ->check(CLI::IsMember({"native", "snakepit-v0"}))
       ->group("POOL");
   command.add_option("--timeout-ms", flags.timeout_ms, "Default request deadline (queue + run)")
-      ->check(CLI::PositiveNumber)
+      ->check(millis_range())
       ->capture_default_str()
       ->group("POOL");
   command.add_option("--queue-timeout-ms", flags.queue_timeout_ms, "Longest wait in the queue")
-      ->check(CLI::PositiveNumber)
+      ->check(millis_range())
       ->capture_default_str()
       ->group("POOL");
   command.add_option("--max-queue", flags.max_queue, "Queued requests beyond this are rejected")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}))
       ->capture_default_str()
       ->group("POOL");
   command
       .add_option("--startup-timeout-ms", flags.startup_timeout_ms,
                   "Longest wait for a worker to start")
-      ->check(CLI::PositiveNumber)
+      ->check(millis_range())
       ->capture_default_str()
       ->group("POOL");
   command.add_option("--log-level", flags.log_level, "Log level on stderr")
-      ->check(CLI::IsMember(kLogLevels))
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str()
       ->group("POOL");
 }

@@ -22,6 +22,11 @@ elseif(SNAKEPIT_UBSAN)
 endif()
 if(SNAKEPIT_TSAN)
   list(APPEND _sanitizers thread)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    # GCC warns that TSan does not model std::atomic_thread_fence (used by
+    # Boost.Asio); the warning is not actionable here.
+    add_compile_options(-Wno-tsan)
+  endif()
 endif()
 if(_sanitizers)
   list(JOIN _sanitizers "," _joined)
@@ -29,14 +34,26 @@ if(_sanitizers)
   add_link_options(-fsanitize=${_joined})
 endif()
 
+# Precompiled headers: the heavy third-party headers parse once per target
+# instead of once per file (roughly halves a build on two cores).
+option(SNAKEPIT_PCH "Use precompiled headers" ON)
+function(snakepit_use_pch target)
+  if(SNAKEPIT_PCH)
+    target_precompile_headers(${target} PRIVATE
+      <nlohmann/json.hpp> <fmt/format.h> <boost/asio/io_context.hpp> <boost/asio/steady_timer.hpp>
+      <boost/asio/posix/stream_descriptor.hpp> ${ARGN})
+  endif()
+endfunction()
+
 # snakepit_add_test(NAME SOURCES src... [LABELS l...])
 function(snakepit_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE snakepit::core snakepit_build_flags
-    GTest::gtest GTest::gmock GTest::gtest_main)
+    GTest::gtest GTest::gmock GTest::gtest_main Boost::headers)
   target_compile_definitions(${name} PRIVATE
     SNAKEPIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
+  snakepit_use_pch(${name} <gtest/gtest.h>)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABELS}")
 endfunction()

@@ -321,14 +321,16 @@ void Pool::shutdown(Millis grace, std::function<void()> done) {
   idle_.clear();
   for (auto& slot : slots_) {
     slot->restart_timer.cancel();
-    if (slot->worker && !slot->running) slot->worker->stop();
+    if (slot->worker && (!slot->running || slot->running->finished)) slot->worker->stop();
   }
   // Running requests get `grace` to finish; then they fail and their workers stop.
   grace_timer_.expires_after(grace);
   grace_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     for (auto& slot : slots_) {
-      if (RequestPtr request = std::move(slot->running)) {
+      if (slot->running) {
+        // Left in `running` so the worker's late answer still matches it.
+        const RequestPtr& request = slot->running;
         finish(request, unavailable(fmt::format("pool {} shut down before request {} finished", options_.name,
                                                 request->id),
                                     Json{{"reason", "pool_stopping"}}));

@@ -125,8 +125,14 @@ void Worker::cancel(std::uint64_t request_id) {
 
 void Worker::stop() {
   if (exited_ || state_ == WorkerState::kStopping) return;
+  const bool busy = current_.has_value();
   state_ = WorkerState::kStopping;
-  if (codec_->encode_shutdown(outbox_)) flush_writes();
+  if (busy) {
+    // A busy worker reads no frame until its command ends: signal it now.
+    signal_group(pid_, SIGTERM);
+  } else if (codec_->encode_shutdown(outbox_)) {
+    flush_writes();
+  }
   if (outbox_.empty()) to_worker_.close();  // EOF also asks the worker to exit
   // Escalate: SIGTERM to the group after stop_grace, SIGKILL after kill_grace.
   timer_.expires_after(config_.pool->stop_grace);
@@ -200,15 +206,18 @@ void Worker::handle_message(WorkerMessage message) {
       listener_.on_worker_ready(*this);
       return;
     case WorkerMessage::Type::kResponse: {
-      if (state_ != WorkerState::kBusy || current_ != message.id) {
+      // A worker being stopped may still answer the request it was running.
+      if (!current_ || current_ != message.id) {
         protocol_violation(invalid_argument(fmt::format("response for request {} which is not running", message.id),
                                             Json{{"reason", "unexpected_response"}}));
         return;
       }
-      timer_.cancel();  // a pending cancel grace
       current_.reset();
       ++requests_served_;
-      state_ = WorkerState::kReady;
+      if (state_ == WorkerState::kBusy) {
+        timer_.cancel();  // a pending cancel grace
+        state_ = WorkerState::kReady;
+      }
       Result<Json> result = message.is_error ? Result<Json>(remote_error_status(message.body, id_))
                                              : Result<Json>(std::move(message.body));
       listener_.on_worker_response(*this, message.id, std::move(result));

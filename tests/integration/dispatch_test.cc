@@ -44,7 +44,7 @@ std::int64_t worker_side_count(Snakepit& pit) {
 // A request that keeps the only worker busy for `budget`: a long sleep that
 // the deadline cancels (the generic sleep honours cancel).
 std::future<Result<Json>> occupy(Snakepit& pit, std::chrono::milliseconds budget) {
-  return pit.execute_future("sleep", {{"ms", 600000}}, ExecuteOptions{.timeout = budget});
+  return pit.execute_future("sleep", {{"ms", 600000}}, with_timeout(budget));
 }
 
 TEST(DispatchTest, FullQueueIsResourceExhausted) {
@@ -126,7 +126,7 @@ TEST(DispatchTest, QueuedRequestsRunInFifoOrder) {
   Hygiene hygiene;
   {
     Snakepit pit = start_or_die(generic_options(1));
-    auto running = pit.execute_future("sleep", {{"ms", 300}});
+    auto running = occupy(pit, 1000ms);
     constexpr int kQueued = 10;
     std::mutex mutex;
     std::vector<int> order;
@@ -141,8 +141,7 @@ TEST(DispatchTest, QueuedRequestsRunInFifoOrder) {
       });
     }
     ASSERT_EQ(all_done.get_future().wait_for(kHangBound), std::future_status::ready);
-    auto sleep = wait(running);
-    ASSERT_TRUE(sleep.ok()) << sleep.status();
+    EXPECT_EQ(wait(running).status().code(), Code::kDeadlineExceeded);
     std::lock_guard lock(mutex);
     std::vector<int> expected(kQueued);
     for (int i = 0; i < kQueued; ++i) expected[i] = i;
@@ -159,7 +158,7 @@ TEST(DispatchTest, RequestWhoseDeadlineAlreadyPassedNeverRuns) {
   {
     Snakepit pit = start_or_die(generic_options(1));
     const auto past = std::chrono::steady_clock::now() - 1ms;
-    auto r = call(pit, "echo", {{"token", "late"}}, ExecuteOptions{.deadline = past});
+    auto r = call(pit, "echo", {{"token", "late"}}, with_deadline(past));
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
     EXPECT_EQ(r.status().details()["reason"], "deadline");
@@ -175,7 +174,7 @@ TEST(DispatchTest, RequestWhoseDeadlinePassesInTheQueueNeverRuns) {
   {
     Snakepit pit = start_or_die(generic_options(1));
     auto running = occupy(pit, 500ms);
-    auto r = call(pit, "echo", {{"token", "late"}}, ExecuteOptions{.timeout = 50ms});
+    auto r = call(pit, "echo", {{"token", "late"}}, with_timeout(50ms));
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
     EXPECT_EQ(r.status().details()["reason"], "deadline");
@@ -194,7 +193,7 @@ TEST(DispatchTest, PerRequestTimeoutOverridesThePoolDefault) {
     options.pool.request_timeout = 200ms;
     Snakepit pit = start_or_die(options);
     // Longer than the pool default, within its own budget.
-    auto slow = call(pit, "sleep", {{"ms", 400}}, ExecuteOptions{.timeout = 10s});
+    auto slow = call(pit, "sleep", {{"ms", 400}}, with_timeout(10s));
     ASSERT_TRUE(slow.ok()) << slow.status();
     EXPECT_EQ(*slow, Json({{"slept_ms", 400}}));
     // The pool default applies when no timeout is given.
@@ -205,7 +204,7 @@ TEST(DispatchTest, PerRequestTimeoutOverridesThePoolDefault) {
     EXPECT_EQ(r.status().details()["worker_id"], "test-0.1");
     // An absolute deadline earlier than the timeout wins.
     const auto soon = std::chrono::steady_clock::now() + 100ms;
-    auto early = call(pit, "sleep", {{"ms", 600000}}, ExecuteOptions{.timeout = 10s, .deadline = soon});
+    auto early = call(pit, "sleep", {{"ms", 600000}}, with_deadline(soon, 10s));
     EXPECT_EQ(early.status().code(), Code::kDeadlineExceeded) << early.status();
     EXPECT_GE(std::chrono::steady_clock::now(), soon);
     // The cancelled sleeps stopped in time: the same worker serves on.
@@ -261,14 +260,14 @@ TEST(DispatchTest, ShutdownLetsRunningRequestsFinishWithinGrace) {
   Hygiene hygiene;
   {
     Snakepit pit = start_or_die(generic_options(2));
-    auto a = pit.execute_future("sleep", {{"ms", 300}});
-    auto b = pit.execute_future("sleep", {{"ms", 300}});
+    auto a = pit.execute_future("sleep", {{"ms", 600}});
+    auto b = pit.execute_future("sleep", {{"ms", 600}});
     ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 2; }));
     pit.shutdown(10s);
     for (auto* future : {&a, &b}) {
       auto r = wait(*future);
       ASSERT_TRUE(r.ok()) << r.status();
-      EXPECT_EQ(*r, Json({{"slept_ms", 300}}));
+      EXPECT_EQ(*r, Json({{"slept_ms", 600}}));
     }
     EXPECT_EQ(pit.stats().succeeded, 2u);
   }
@@ -279,8 +278,8 @@ TEST(DispatchTest, IdleWorkersShareTheLoad) {
   Hygiene hygiene;
   {
     Snakepit pit = start_or_die(generic_options(2));
-    auto a = pit.execute_future("sleep", {{"ms", 300}});
-    auto b = pit.execute_future("sleep", {{"ms", 300}});
+    auto a = pit.execute_future("sleep", {{"ms", 600}});
+    auto b = pit.execute_future("sleep", {{"ms", 600}});
     // Two workers, two requests: both run at once, nothing waits.
     ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 2; }));
     EXPECT_EQ(pit.stats().queue_peak, 0u);

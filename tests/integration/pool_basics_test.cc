@@ -29,6 +29,14 @@ Snakepit start_or_die(Options options) {
   return std::move(pit).value();
 }
 
+Result<Json> wait_result(std::future<Result<Json>>& future) {
+  if (future.wait_for(kHangBound) != std::future_status::ready) {
+    ADD_FAILURE() << "request did not complete";
+    return internal_error("test: request hung");
+  }
+  return future.get();
+}
+
 std::vector<pid_t> pids_of(const Snakepit& pit) {
   std::vector<pid_t> pids;
   for (const auto& worker : pit.list_workers()) pids.push_back(worker.pid);
@@ -266,7 +274,7 @@ TEST(PoolBasicsTest, StatsCountRequestsAndErrorsByCode) {
     EXPECT_EQ(call(pit, "nope").status().code(), Code::kInvalidArgument);
     EXPECT_EQ(call(pit, "compute", {{"operation", "divide"}, {"a", 1}, {"b", 0}}).status().code(),
               Code::kInvalidArgument);
-    EXPECT_EQ(call(pit, "sleep", {{"ms", 5000}}, ExecuteOptions{.timeout = 50ms}).status().code(),
+    EXPECT_EQ(call(pit, "sleep", {{"ms", 5000}}, with_timeout(50ms)).status().code(),
               Code::kDeadlineExceeded);
     const PoolStats stats = pit.stats();
     EXPECT_EQ(stats.requests, 6u);
@@ -382,6 +390,120 @@ TEST(PoolBasicsTest, BlockingCallsFromTheLoopThreadFailFast) {
     EXPECT_EQ(execute_status.code(), Code::kFailedPrecondition) << execute_status;
     EXPECT_EQ(ready_status.code(), Code::kFailedPrecondition) << ready_status;
     EXPECT_TRUE(call(pit, "ping").ok());
+    pit.shutdown();
+  }
+  hygiene.check();
+}
+
+TEST(PoolBasicsTest, ThrowingCallbackDoesNotStopThePool) {
+  Hygiene hygiene;
+  {
+    Snakepit pit = start_or_die(generic_options(1));
+    std::promise<void> thrown;
+    pit.execute_async("ping", {}, [&](Result<Json>) {
+      thrown.set_value();
+      throw std::runtime_error("callbacks must not throw, but this one does");
+    });
+    ASSERT_EQ(thrown.get_future().wait_for(kHangBound), std::future_status::ready);
+    auto r = call(pit, "echo", {{"still", "serving"}});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(*r, Json({{"still", "serving"}}));
+    pit.shutdown();
+  }
+  hygiene.check();
+}
+
+TEST(PoolBasicsTest, ShutdownFromACallbackStopsWithoutHangingOrLeaking) {
+  Hygiene hygiene;
+  std::vector<pid_t> pids;
+  {
+    Snakepit pit = start_or_die(generic_options(2));
+    pids = pids_of(pit);
+    std::promise<void> returned;
+    pit.execute_async("ping", {}, [&](Result<Json>) {
+      pit.shutdown(0ms);  // on the loop thread
+      returned.set_value();
+    });
+    ASSERT_EQ(returned.get_future().wait_for(kHangBound), std::future_status::ready);
+    auto r = pit.execute("ping");
+    EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status();
+  }
+  for (pid_t pid : pids) EXPECT_FALSE(process_alive(pid)) << pid;
+  hygiene.check();
+}
+
+TEST(PoolBasicsTest, ConcurrentShutdownsBothWaitForThePoolToStop) {
+  Hygiene hygiene;
+  {
+    Snakepit pit = start_or_die(generic_options(1));
+    const pid_t pid = worker_pid(pit, 0);
+    auto running = pit.execute_future("sleep", {{"ms", 1000}});
+    ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 1; }));
+    std::thread first([&] { pit.shutdown(10s); });
+    // Once the first shutdown has begun, new requests are refused.
+    ASSERT_TRUE(wait_until([&] { return pit.execute("ping").status().code() == Code::kUnavailable; }));
+    // A second shutdown returns only once the pool has stopped, like the first.
+    pit.shutdown(10s);
+    EXPECT_EQ(running.wait_for(0s), std::future_status::ready)
+        << "the second shutdown() returned while a request was still running";
+    EXPECT_FALSE(process_alive(pid)) << "the second shutdown() returned while the worker was alive";
+    first.join();
+    auto r = wait_result(running);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(*r, Json({{"slept_ms", 1000}}));
+  }
+  hygiene.check();
+}
+
+TEST(PoolBasicsTest, StatsStayLiveWhileShutdownDrains) {
+  Hygiene hygiene;
+  {
+    Snakepit pit = start_or_die(generic_options(1, "draining"));
+    auto running = pit.execute_future("sleep", {{"ms", 1000}});
+    ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 1; }));
+    std::thread stopper([&] { pit.shutdown(10s); });
+    ASSERT_TRUE(wait_until([&] { return pit.execute("ping").status().code() == Code::kUnavailable; }));
+    // The pool is draining its running request: stats() still describes it.
+    const PoolStats during = pit.stats();
+    EXPECT_EQ(during.pool, "draining") << "stats() is empty while a shutdown is in progress";
+    EXPECT_EQ(during.size, 1u);
+    EXPECT_EQ(during.workers.size(), 1u);
+    EXPECT_EQ(pit.list_workers().size(), 1u);
+    stopper.join();
+    EXPECT_TRUE(wait_result(running).ok());
+    EXPECT_EQ(pit.stats().pool, "draining");
+  }
+  hygiene.check();
+}
+
+TEST(PoolBasicsTest, RequestAboveTheMaximumFrameIsRejectedWithoutHurtingTheWorker) {
+  Hygiene hygiene;
+  {
+    Options options = generic_options(1);
+    options.pool.max_frame_bytes = 64 * 1024;
+    Snakepit pit = start_or_die(options);
+    const pid_t pid = worker_pid(pit, 0);
+    auto r = call(pit, "echo", {{"blob", std::string(128 * 1024, 'x')}});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kResourceExhausted) << r.status();
+    // The caller's oversized request is not the worker's fault.
+    EXPECT_EQ(pit.stats().restarts, 0u);
+    EXPECT_EQ(worker_pid(pit, 0), pid);
+    auto ok = call(pit, "echo", {{"blob", std::string(1024, 'y')}});
+    ASSERT_TRUE(ok.ok()) << ok.status();
+    pit.shutdown();
+  }
+  hygiene.check();
+}
+
+TEST(PoolBasicsTest, LargePayloadsWithinTheLimitRoundTrip) {
+  Hygiene hygiene;
+  {
+    Snakepit pit = start_or_die(generic_options(1));
+    const Json args = {{"blob", std::string(8 << 20, 'z')}, {"token", "large"}};
+    auto r = call(pit, "echo", args);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(*r, args);
     pit.shutdown();
   }
   hygiene.check();

@@ -43,6 +43,10 @@ TEST(SupervisionTest, CrashAtStartFailsStartAndLeavesNothing) {
     EXPECT_EQ(pit.status().code(), Code::kUnavailable) << pit.status();
     EXPECT_EQ(pit.status().details()["exit_code"], 3) << pit.status().details();
     EXPECT_EQ(pit.status().details()["reason"], "exit_code:3") << pit.status().details();
+    // What it said on stderr before dying travels with the cause.
+    EXPECT_THAT(pit.status().details()["stderr_tail"],
+                ::testing::Contains(Json("crash_on_start: exiting with code 3 before hello")))
+        << pit.status().details();
   }
   hygiene.check();
 }
@@ -147,10 +151,10 @@ TEST(SupervisionTest, HungRequestTimesOutAndTheWorkerIsKilledAfterCancelGrace) {
   Hygiene hygiene;
   {
     Options options = misbehaving_options(1);
-    options.pool.request_timeout = 300ms;
+    options.pool.cancel_grace = 200ms;
     Snakepit pit = start_or_die(options);
     const pid_t hung = worker_pid(pit, 0);
-    auto r = call(pit, "hang", {}, {}, 300ms);
+    auto r = call(pit, "hang", {}, with_timeout(300ms));
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
     EXPECT_EQ(r.status().details()["reason"], "deadline") << r.status().details();
@@ -162,7 +166,7 @@ TEST(SupervisionTest, HungRequestTimesOutAndTheWorkerIsKilledAfterCancelGrace) {
     EXPECT_EQ(stats.errors.at("DeadlineExceeded"), 1u);
     EXPECT_EQ(stats.errors.count("Unavailable"), 0u);  // the request was already answered
     EXPECT_NE(worker_pid(pit, 0), hung);
-    auto ok = call(pit, "pid", {}, {}, 300ms);
+    auto ok = call(pit, "pid");
     ASSERT_TRUE(ok.ok()) << ok.status();
     EXPECT_EQ((*ok)["pid"], worker_pid(pit, 0));
     pit.shutdown();
@@ -175,11 +179,9 @@ TEST(SupervisionTest, CancelledRequestThatStopsInTimeKeepsItsWorker) {
   // the grace period, and the worker is not killed.
   Hygiene hygiene;
   {
-    Options options = generic_options(1);
-    options.pool.cancel_grace = 5s;
-    Snakepit pit = start_or_die(options);
+    Snakepit pit = start_or_die(generic_options(1));
     const pid_t pid = worker_pid(pit, 0);
-    auto r = call(pit, "sleep", {{"ms", 60000}}, ExecuteOptions{.timeout = 100ms});
+    auto r = call(pit, "sleep", {{"ms", 60000}}, with_timeout(100ms));
     EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
     auto ping = call(pit, "ping");
     ASSERT_TRUE(ping.ok()) << ping.status();
@@ -291,17 +293,15 @@ TEST(SupervisionTest, ShutdownKillsGrandchildren) {
 TEST(SupervisionTest, CrashedWorkerTakesItsGrandchildrenWithIt) {
   Hygiene hygiene;
   {
-    Options options = misbehaving_options(1);
-    options.pool.request_timeout = 300ms;
-    Snakepit pit = start_or_die(options);
-    auto r = call(pit, "spawn_grandchild", {}, {}, 300ms);
+    Snakepit pit = start_or_die(misbehaving_options(1));
+    auto r = call(pit, "spawn_grandchild");
     ASSERT_TRUE(r.ok()) << r.status();
     const pid_t grandchild = (*r)["grandchild_pid"].get<pid_t>();
     const pid_t worker = worker_pid(pit, 0);
     ASSERT_EQ(::kill(worker, SIGKILL), 0);
     EXPECT_TRUE(wait_gone(grandchild)) << "grandchild " << grandchild << " outlived its worker";
     await_restarts(pit, 1);
-    EXPECT_TRUE(call(pit, "pid", {}, {}, 300ms).ok());
+    EXPECT_TRUE(call(pit, "pid").ok());
     pit.shutdown();
   }
   hygiene.check();
@@ -340,6 +340,72 @@ TEST(SupervisionTest, SlotCrashingBeyondTheIntensityLimitFailsAndThePoolKeepsSer
       EXPECT_EQ((*r)["pid"], stats.workers[1].pid);
     }
     EXPECT_EQ(pit.stats().failed_slots, 1u);
+    pit.shutdown();
+  }
+  hygiene.check();
+}
+
+TEST(SupervisionTest, CrashesSpreadBeyondTheWindowNeverFailTheSlot) {
+  Hygiene hygiene;
+  {
+    Options options = generic_options(1);
+    options.pool.restart.max_restarts = 1;
+    options.pool.restart.window = 1ms;  // every crash is alone in its window
+    Snakepit pit = start_or_die(options);
+    for (int crash = 1; crash <= 3; ++crash) {
+      const pid_t victim = worker_pid(pit, 0);
+      ASSERT_EQ(::kill(victim, SIGKILL), 0);
+      ASSERT_TRUE(wait_for_replacement(pit, 0, victim)) << "crash " << crash;
+    }
+    const PoolStats stats = pit.stats();
+    EXPECT_EQ(stats.failed_slots, 0u);
+    EXPECT_EQ(stats.workers[0].restarts, 3);
+    EXPECT_TRUE(call(pit, "ping").ok());
+    pit.shutdown();
+  }
+  hygiene.check();
+}
+
+TEST(SupervisionTest, AwaitReadyTimesOutWhileASlotWaitsForItsRestart) {
+  Hygiene hygiene;
+  {
+    Options options = generic_options(2);
+    options.pool.restart.backoff_initial = 30s;  // the restart will not happen during the test
+    options.pool.restart.backoff_max = 60s;
+    options.pool.queue_timeout = 100ms;
+    Snakepit pit = start_or_die(options);
+    const pid_t victim = worker_pid(pit, 0);
+    ASSERT_EQ(::kill(victim, SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return pit.stats().restarts == 1; }));
+    const Status ready = pit.await_ready(100ms);
+    EXPECT_EQ(ready.code(), Code::kDeadlineExceeded) << ready;
+    EXPECT_EQ(ready.details()["reason"], "deadline");
+    const PoolStats stats = pit.stats();
+    EXPECT_EQ(stats.workers[0].state, WorkerState::kExited);
+    EXPECT_EQ(stats.workers[0].pid, 0);
+    EXPECT_EQ(stats.ready, 1u);
+    // The other slot serves meanwhile.
+    auto r = call(pit, "ping");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ((*r)["pid"], worker_pid(pit, 1));
+    // Shutdown does not wait for the pending restart.
+    pit.shutdown();
+    EXPECT_TRUE(child_processes().empty());
+  }
+  hygiene.check();
+}
+
+TEST(SupervisionTest, RequestsQueueWhileTheOnlySlotRestarts) {
+  Hygiene hygiene;
+  {
+    Snakepit pit = start_or_die(generic_options(1));
+    const pid_t victim = worker_pid(pit, 0);
+    ASSERT_EQ(::kill(victim, SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return pit.stats().restarts == 1; }));
+    // No worker right now: the request waits for the replacement.
+    auto r = call(pit, "ping");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NE((*r)["pid"], victim);
     pit.shutdown();
   }
   hygiene.check();
@@ -392,7 +458,7 @@ TEST(SupervisionTest, IdempotentRequestIsRetriedOnceAfterAWorkerLoss) {
   {
     Snakepit pit = start_or_die(generic_options(2));
     // `crash` kills whichever worker runs it, so the retry crashes too.
-    auto r = call(pit, "crash", {{"code", 5}}, ExecuteOptions{.idempotent = true});
+    auto r = call(pit, "crash", {{"code", 5}}, idempotent());
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status();
     EXPECT_EQ(r.status().details()["exit_code"], 5);
@@ -412,7 +478,7 @@ TEST(SupervisionTest, IdempotentRequestSucceedsOnRetryAfterItsWorkerIsKilled) {
   Hygiene hygiene;
   {
     Snakepit pit = start_or_die(generic_options(2));
-    auto future = pit.execute_future("sleep", {{"ms", 1000}}, ExecuteOptions{.idempotent = true});
+    auto future = pit.execute_future("sleep", {{"ms", 1000}}, idempotent());
     ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 1; }));
     pid_t victim = 0;
     for (const auto& worker : pit.list_workers()) {
@@ -426,6 +492,27 @@ TEST(SupervisionTest, IdempotentRequestSucceedsOnRetryAfterItsWorkerIsKilled) {
     EXPECT_EQ(*r, Json({{"slept_ms", 1000}}));
     EXPECT_EQ(pit.stats().retries, 1u);
     EXPECT_EQ(pit.stats().succeeded, 1u);
+    pit.shutdown();
+  }
+  hygiene.check();
+}
+
+TEST(SupervisionTest, IdempotentRetryOnAPoolOfOneWaitsForTheReplacement) {
+  Hygiene hygiene;
+  {
+    Snakepit pit = start_or_die(generic_options(1));
+    auto future = pit.execute_future("sleep", {{"ms", 1000}}, idempotent());
+    ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 1; }));
+    const pid_t victim = worker_pid(pit, 0);
+    ASSERT_EQ(::kill(victim, SIGKILL), 0);
+    ASSERT_EQ(future.wait_for(kHangBound), std::future_status::ready);
+    auto r = future.get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(*r, Json({{"slept_ms", 1000}}));
+    const PoolStats stats = pit.stats();
+    EXPECT_EQ(stats.retries, 1u);
+    EXPECT_EQ(stats.workers[0].requests, 1u);  // served by the replacement
+    EXPECT_NE(stats.workers[0].pid, victim);
     pit.shutdown();
   }
   hygiene.check();
@@ -510,9 +597,7 @@ TEST(SupervisionTest, V0WorkerGetsNoProtocolDescriptors) {
   // bridge works; pointing it at a native-only script does not.
   Hygiene hygiene;
   {
-    Options options = script_options("bad_hello.py", 1, Protocol::kSnakepitV0);
-    options.pool.startup_timeout = 300ms;
-    auto pit = Snakepit::start(options);
+    auto pit = Snakepit::start(script_options("bad_hello.py", 1, Protocol::kSnakepitV0));
     ASSERT_FALSE(pit.ok());
     // bad_hello writes to fd 4, which is not open in v0 mode: it crashes
     // (OSError, exit code 1) before saying anything.

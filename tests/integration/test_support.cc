@@ -45,7 +45,10 @@ bool read_stat(pid_t pid, char& state, pid_t& ppid) {
 }  // namespace
 
 std::string fixture_path(const std::string& relative) {
-  return std::string(SNAKEPIT_SOURCE_DIR) + "/tests/fixtures/" + relative;
+  std::string path = SNAKEPIT_SOURCE_DIR;
+  path.append("/tests/fixtures/");
+  path.append(relative);
+  return path;
 }
 
 const std::string& python_executable() {
@@ -62,7 +65,9 @@ Options base_options(std::size_t size, const std::string& name) {
   pool.startup_timeout = 10s;
   pool.request_timeout = 10s;
   pool.queue_timeout = 10s;
-  pool.cancel_grace = 200ms;
+  // Long enough that a command honouring cancel (the generic sleep) always
+  // answers in time on a loaded machine; tests of the kill set it short.
+  pool.cancel_grace = 5s;
   pool.stop_grace = 200ms;
   pool.kill_grace = 200ms;
   pool.restart.backoff_initial = 10ms;
@@ -89,6 +94,26 @@ Options misbehaving_options(std::size_t size, const std::string& name) {
 Options script_options(const std::string& script, std::size_t size, Protocol protocol, const std::string& name) {
   Options options = base_options(size, name);
   options.pool.adapter = adapters::exec({python_executable(), fixture_path("workers/" + script)}, protocol);
+  return options;
+}
+
+ExecuteOptions with_timeout(std::chrono::milliseconds timeout) {
+  ExecuteOptions options;
+  options.timeout = timeout;
+  return options;
+}
+
+ExecuteOptions with_deadline(std::chrono::steady_clock::time_point deadline,
+                             std::optional<std::chrono::milliseconds> timeout) {
+  ExecuteOptions options;
+  options.deadline = deadline;
+  options.timeout = timeout;
+  return options;
+}
+
+ExecuteOptions idempotent() {
+  ExecuteOptions options;
+  options.idempotent = true;
   return options;
 }
 

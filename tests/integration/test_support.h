@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,8 @@ std::string fixture_path(const std::string& relative);
 const std::string& python_executable();
 
 // Options for a pool of `size` workers with short timeouts: request and
-// queue timeouts 10 s (hang protection only), start-up 10 s, cancel/stop/kill
-// grace 200 ms, restart backoff 10..50 ms, a generous restart intensity
+// queue timeouts 10 s (hang protection only), start-up 10 s, cancel grace
+// 5 s, stop/kill grace 200 ms, restart backoff 10..50 ms, a generous restart intensity
 // (100 per minute), and a silent logger (set SNAKEPIT_TEST_LOG=1 to see logs).
 Options base_options(std::size_t size, const std::string& name = "test");
 // The bridge's generic adapter: ping, echo, compute, info, sleep, crash.
@@ -39,6 +40,12 @@ Options misbehaving_options(std::size_t size, const std::string& name = "test");
 // real interpreter.
 Options script_options(const std::string& script, std::size_t size, Protocol protocol = Protocol::kNative,
                        const std::string& name = "test");
+
+// ExecuteOptions shorthands.
+ExecuteOptions with_timeout(std::chrono::milliseconds timeout);
+ExecuteOptions with_deadline(std::chrono::steady_clock::time_point deadline,
+                             std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+ExecuteOptions idempotent();
 
 // execute_future() with a hang bound: the request's own budget (timeout or
 // the pool default `pool_timeout`) plus kHangBound. A request that does not

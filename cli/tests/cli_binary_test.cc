@@ -1,0 +1,223 @@
+// Black-box tests of the `snakepit` binary: exit codes, output formats and
+// signal handling, with real Python workers.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using Json = nlohmann::json;
+
+// One run of the binary: stdin and stdout are pipes, stderr goes to a file.
+class CliProcess {
+ public:
+  explicit CliProcess(std::vector<std::string> args) {
+    int in[2];
+    int out[2];
+    EXPECT_EQ(pipe2(in, O_CLOEXEC), 0);
+    EXPECT_EQ(pipe2(out, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_addopen(&actions, 2, stderr_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    args.insert(args.begin(), SNAKEPIT_CLI_PATH);
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, SNAKEPIT_CLI_PATH, &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(in[0]);
+    close(out[1]);
+    stdin_ = in[1];
+    stdout_ = fdopen(out[0], "r");
+  }
+  ~CliProcess() {
+    close_stdin();
+    if (pid_ > 0) finish();
+    std::fclose(stdout_);
+    std::remove(stderr_path_.c_str());
+  }
+
+  void write_stdin(const std::string& text) {
+    ASSERT_EQ(write(stdin_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  }
+  void close_stdin() {
+    if (stdin_ >= 0) close(stdin_);
+    stdin_ = -1;
+  }
+  // The next stdout line without "\n"; nullopt at end of output.
+  std::optional<std::string> read_line() {
+    char* line = nullptr;
+    std::size_t capacity = 0;
+    const ssize_t n = getline(&line, &capacity, stdout_);
+    std::optional<std::string> text;
+    if (n > 0) text.emplace(line, static_cast<std::size_t>(n));
+    std::free(line);
+    if (text && !text->empty() && text->back() == '\n') text->pop_back();
+    return text;
+  }
+  void kill(int signal_number) { ::kill(pid_, signal_number); }
+  // Closes stdin, reads stdout to its end, waits; returns the exit code.
+  int finish() {
+    close_stdin();
+    while (auto line = read_line()) out_lines_.push_back(*line);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
+  }
+  const std::vector<std::string>& out_lines() const { return out_lines_; }
+  std::string err() const {
+    std::ifstream file(stderr_path_);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+  }
+
+ private:
+  std::string stderr_path_ = "/tmp/snakepit_cli_test_" + std::to_string(getpid()) + "_" +
+                             std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".err";
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  std::FILE* stdout_ = nullptr;
+  std::vector<std::string> out_lines_;
+};
+
+int run(std::vector<std::string> args) { return CliProcess(std::move(args)).finish(); }
+
+TEST(CliUsage, ExitCodeTwo) {
+  EXPECT_EQ(run({}), 2);
+  EXPECT_EQ(run({"frobnicate"}), 2);
+  EXPECT_EQ(run({"exec"}), 2);
+  EXPECT_EQ(run({"exec", "--no-such-flag", "ping"}), 2);
+  EXPECT_EQ(run({"exec", "--size", "0", "ping"}), 2);
+  EXPECT_EQ(run({"exec", "--protocol", "v9", "ping"}), 2);
+  EXPECT_EQ(run({"exec", "--log-level", "loud", "ping"}), 2);
+  EXPECT_EQ(run({"exec", "--exec", "prog 'open", "ping"}), 2);
+  EXPECT_EQ(run({"exec", "--adapter", "exec", "ping"}), 2);
+  EXPECT_EQ(run({"exec", "--batch", "ping"}), 2);
+  EXPECT_EQ(run({"exec", "--stats", "ping"}), 2);
+  EXPECT_EQ(run({"demo", "--size", "x"}), 2);
+}
+
+TEST(CliUsage, BadArgsJson) {
+  for (const char* args : {"{bad", "[1]", "3"}) {
+    CliProcess cli({"exec", "echo", args});
+    EXPECT_EQ(cli.finish(), 2) << args;
+    EXPECT_TRUE(cli.out_lines().empty());
+    EXPECT_NE(cli.err().find("ARGS_JSON"), std::string::npos) << cli.err();
+  }
+}
+
+TEST(CliUsage, HelpEverywhere) {
+  for (auto args :
+       std::vector<std::vector<std::string>>{{"--help"}, {"exec", "--help"}, {"demo", "--help"}}) {
+    CliProcess cli(args);
+    EXPECT_EQ(cli.finish(), 0);
+    std::string out;
+    for (const auto& line : cli.out_lines()) out += line + "\n";
+    EXPECT_NE(out.find("143"), std::string::npos) << out;  // the exit code table
+  }
+}
+
+TEST(CliExec, PrintsResultAsOneJsonLine) {
+  CliProcess cli({"exec", "compute", R"({"operation":"add","a":1,"b":2})"});
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  ASSERT_EQ(cli.out_lines().size(), 1u);
+  EXPECT_EQ(Json::parse(cli.out_lines()[0])["result"], 3);
+}
+
+TEST(CliExec, ErrorJsonAndExitCode) {
+  CliProcess cli({"exec", "no_such_command"});
+  EXPECT_EQ(cli.finish(), 10);
+  ASSERT_EQ(cli.out_lines().size(), 1u);
+  const auto error = Json::parse(cli.out_lines()[0]);
+  EXPECT_EQ(error["code"], "InvalidArgument");
+  EXPECT_TRUE(error.contains("message"));
+  EXPECT_TRUE(error.contains("details"));
+}
+
+TEST(CliExec, PoolStartFailureOnStderr) {
+  CliProcess cli({"exec", "--exec", "/nonexistent/worker --flag", "ping"});
+  EXPECT_EQ(cli.finish(), 11);
+  EXPECT_TRUE(cli.out_lines().empty());
+  EXPECT_NE(cli.err().find("\"code\":\"NotFound\""), std::string::npos) << cli.err();
+}
+
+TEST(CliBatch, AnswersEveryLineThenStats) {
+  CliProcess cli({"exec", "--batch", "--size", "2", "--concurrency", "3", "--stats"});
+  cli.write_stdin(
+      "{\"id\":1,\"command\":\"ping\"}\n"
+      "not json\n"
+      "\n"
+      "{\"id\":\"two\",\"command\":\"compute\",\"args\":{\"operation\":\"divide\",\"a\":1,\"b\":0}}"
+      "\n"
+      "{\"id\":[3],\"command\":\"sleep\",\"args\":{\"ms\":2000},\"timeout_ms\":50}\n"
+      "{\"id\":4,\"command\":\"echo\",\"args\":{\"k\":\"v\"}}");
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  const auto& lines = cli.out_lines();
+  ASSERT_EQ(lines.size(), 6u);
+  std::map<std::string, Json> by_id;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+    auto line = Json::parse(lines[i]);
+    by_id[line["id"].dump()] = line;
+  }
+  EXPECT_EQ(by_id["1"]["ok"], true);
+  EXPECT_EQ(by_id["null"]["error"]["code"], "InvalidArgument");
+  EXPECT_EQ(by_id["null"]["error"]["message"].get<std::string>().rfind("line 2: ", 0), 0u);
+  EXPECT_EQ(by_id["\"two\""]["error"]["code"], "InvalidArgument");
+  EXPECT_EQ(by_id["[3]"]["error"]["code"], "DeadlineExceeded");
+  EXPECT_EQ(by_id["4"]["result"], (Json{{"k", "v"}}));
+  const auto stats = Json::parse(lines.back());
+  ASSERT_TRUE(stats.contains("stats"));
+  EXPECT_EQ(stats["stats"]["requests"], 4);
+}
+
+TEST(CliBatch, SigtermShutsDownAndExits143) {
+  CliProcess cli({"exec", "--batch", "--size", "1"});
+  cli.write_stdin("{\"id\":1,\"command\":\"ping\"}\n");
+  EXPECT_EQ(Json::parse(cli.read_line().value_or("{}"))["ok"], true);  // the pool is up
+  cli.write_stdin("{\"id\":2,\"command\":\"sleep\",\"args\":{\"ms\":60000}}\n");
+  cli.kill(SIGTERM);  // stdin stays open: only the signal can end the run
+  const auto last = cli.read_line();
+  EXPECT_EQ(cli.finish(), 143) << cli.err();
+  // The sleep line may or may not have been read before the signal; if it
+  // was, it is answered, and not with a result.
+  if (last) {
+    EXPECT_EQ(Json::parse(*last)["error"]["code"], "Unavailable");
+  }
+}
+
+TEST(CliDemo, RunsEveryStep) {
+  CliProcess cli({"demo", "--size", "2"});
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  std::string out;
+  for (const auto& line : cli.out_lines()) out += line + "\n";
+  EXPECT_NE(out.find("Started 2 workers concurrently"), std::string::npos) << out;
+  EXPECT_NE(out.find("7 + 3 = 10"), std::string::npos) << out;
+  std::size_t expected_errors = 0;
+  for (auto at = out.find("expected error"); at != std::string::npos;
+       at = out.find("expected error", at + 1)) {
+    ++expected_errors;
+  }
+  EXPECT_EQ(expected_errors, 3u) << out;
+  EXPECT_EQ(out.find("\x1b["), std::string::npos);  // no colours into a pipe
+}
+
+}  // namespace
