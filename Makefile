@@ -37,6 +37,7 @@ bench: deps $(BUILD_DIR)/CMakeCache.txt
 	$(BUILD_DIR)/bin/snakepit_pool_bench
 
 # Sanitizer builds, each in its own directory (CI runs them after `make test`).
+# TSan covers the library's tests; the CLI tests drive a binary from outside.
 asan: deps
 	cmake -S . -B build-asan -DSNAKEPIT_WERROR=ON -DSNAKEPIT_ASAN=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-asan -j$(JOBS)
@@ -45,7 +46,7 @@ asan: deps
 tsan: deps
 	cmake -S . -B build-tsan -DSNAKEPIT_WERROR=ON -DSNAKEPIT_TSAN=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-tsan -j$(JOBS)
-	ctest --test-dir build-tsan -j$(JOBS) --output-on-failure --timeout 600 -L 'unit|integration'
+	ctest --test-dir build-tsan -j$(JOBS) --output-on-failure --timeout 600 -L 'unit|integration|stress'
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan

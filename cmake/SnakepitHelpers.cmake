@@ -45,9 +45,10 @@ function(snakepit_use_pch target)
   endif()
 endfunction()
 
-# snakepit_add_test(NAME SOURCES src... [LABELS l...])
+# snakepit_add_test(NAME SOURCES src... LABEL label): one GoogleTest
+# executable; each TEST runs as its own CTest test carrying `label`.
 function(snakepit_add_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL" "SOURCES" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE snakepit::core snakepit_build_flags
     GTest::gtest GTest::gmock GTest::gtest_main Boost::headers)
@@ -55,5 +56,5 @@ function(snakepit_add_test name)
     SNAKEPIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
   snakepit_use_pch(${name} <gtest/gtest.h>)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABELS}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABEL}" TIMEOUT 300)
 endfunction()

@@ -134,8 +134,7 @@ void Pool::submit(RequestPtr request) {
   }
   if (!idle_.empty()) {
     Worker* worker = idle_.back();
-    idle_.pop_back();
-    run(*worker, std::move(request));
+    if (run(*worker, std::move(request))) idle_.pop_back();
     return;
   }
   if (!any_slot_alive()) {
@@ -176,9 +175,13 @@ void Pool::enqueue(RequestPtr request) {
   });
 }
 
-void Pool::run(Worker& worker, RequestPtr request) {
-  Slot& slot = *slots_[worker.slot()];
+bool Pool::run(Worker& worker, RequestPtr request) {
   request->queue_position.reset();
+  if (auto status = worker.send_request(request->id, request->command, request->args); !status.ok()) {
+    finish(request, std::move(status));
+    return false;
+  }
+  Slot& slot = *slots_[worker.slot()];
   request->worker_slot = worker.slot();
   ++request->attempts;
   slot.running = request;
@@ -192,7 +195,7 @@ void Pool::run(Worker& worker, RequestPtr request) {
                                 Json{{"reason", "deadline"}, {"worker_id", worker->id()}}));
     worker->cancel(r->id);  // the worker is killed if it stays busy past the cancel grace
   });
-  worker.send_request(request->id, request->command, request->args);
+  return true;
 }
 
 void Pool::on_worker_response(Worker& worker, std::uint64_t request_id, Result<Json> result) {
@@ -213,8 +216,7 @@ void Pool::worker_idle(Worker& worker) {
     RequestPtr request = std::move(*next);
     request->queue_position.reset();
     if (request->finished) continue;
-    run(worker, std::move(request));
-    return;
+    if (run(worker, std::move(request))) return;
   }
   idle_.push_back(&worker);
 }
@@ -278,7 +280,6 @@ void Pool::on_worker_exit(Worker& worker, const Status& cause) {
 
 void Pool::schedule_restart(int index, const Status& cause) {
   Slot& slot = *slots_[index];
-  counters_.restarted(reason_of(cause));
   const auto delay = slot.tracker.on_crash(Clock::now());
   if (!delay) {
     slot.failed = true;
@@ -292,6 +293,7 @@ void Pool::schedule_restart(int index, const Status& cause) {
     return;
   }
   ++slot.restarts;
+  counters_.restarted(reason_of(cause));
   slot.restart_timer.expires_after(*delay);
   slot.restart_timer.async_wait([this, index](boost::system::error_code ec) {
     if (!ec && phase_ == Phase::kRunning) spawn(index);

@@ -64,7 +64,9 @@ class Pool final : public WorkerListener {
 
   void spawn(int slot);
   void attach(int slot, const std::shared_ptr<Worker>& worker, Result<ChildProcess> child);
-  void run(Worker& worker, RequestPtr request);
+  // Sends the request to `worker`; false (request finished with an error,
+  // worker still idle) when it cannot be sent.
+  bool run(Worker& worker, RequestPtr request);
   void enqueue(RequestPtr request);
   void worker_idle(Worker& worker);
   void finish(const RequestPtr& request, Result<Json> result);

@@ -22,18 +22,20 @@ std::optional<Json> parse_json(std::string_view text) {
 
 class NativeCodec final : public WorkerCodec {
  public:
-  explicit NativeCodec(std::uint32_t max_frame) : decoder_(max_frame) {}
+  explicit NativeCodec(std::uint32_t max_frame) : max_frame_(max_frame), decoder_(max_frame) {}
 
   void encode_start(std::string&, std::string_view) override {}
 
-  void encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) override {
+  Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) override {
     payload_.clear();
     payload_ += "{\"args\":";
     payload_ += dump_json(args);
     payload_ += ",\"command\":";
     payload_ += dump_json(Json(command));
     payload_ += '}';
+    if (kHeaderBytes + payload_.size() > max_frame_) return request_too_large(kHeaderBytes + payload_.size(), max_frame_);
     append_frame(out, FrameKind::kRequest, 0, id, payload_);
+    return {};
   }
   bool encode_cancel(std::string& out, std::uint64_t id) override {
     append_frame(out, FrameKind::kCancel, 0, id, {});
@@ -88,6 +90,7 @@ class NativeCodec final : public WorkerCodec {
   }
 
  private:
+  std::uint32_t max_frame_;
   FrameDecoder decoder_;
   std::string payload_;
 };
@@ -95,22 +98,24 @@ class NativeCodec final : public WorkerCodec {
 // The original Snakepit protocol: 4-byte length + JSON on stdin/stdout.
 class V0Codec final : public WorkerCodec {
  public:
-  explicit V0Codec(std::uint32_t max_frame) : buffer_(0, max_frame) {}
+  explicit V0Codec(std::uint32_t max_frame) : max_frame_(max_frame), buffer_(0, max_frame) {}
 
   void encode_start(std::string& out, std::string_view worker_id) override {
-    encode_request(out, kInitId, "ping", Json{{"worker_id", worker_id}, {"initialization", true}});
+    (void)encode_request(out, kInitId, "ping", Json{{"worker_id", worker_id}, {"initialization", true}});
   }
 
-  void encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) override {
+  Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) override {
     const Json message = {{"id", id},
                           {"command", command},
                           {"args", args},
                           {"timestamp", fmt::format("{:%FT%TZ}", fmt::gmtime(std::time(nullptr)))}};
     const std::string text = dump_json(message);
+    if (text.size() > max_frame_) return request_too_large(text.size(), max_frame_);
     char length[4];
     write_be32(length, static_cast<std::uint32_t>(text.size()));
     out.append(length, 4);
     out += text;
+    return {};
   }
   bool encode_cancel(std::string&, std::uint64_t) override { return false; }
   bool encode_ping(std::string&, std::uint64_t) override { return false; }
@@ -156,6 +161,7 @@ class V0Codec final : public WorkerCodec {
     return buffer_.fail(protocol_error(std::move(message), reason));
   }
 
+  std::uint32_t max_frame_;
   LengthPrefixedBuffer buffer_;
 };
 
@@ -166,6 +172,12 @@ std::string dump_json(const Json& value) { return value.dump(-1, ' ', false, Jso
 std::unique_ptr<WorkerCodec> make_codec(Protocol protocol, std::uint32_t max_frame_bytes) {
   if (protocol == Protocol::kSnakepitV0) return std::make_unique<V0Codec>(max_frame_bytes);
   return std::make_unique<NativeCodec>(max_frame_bytes);
+}
+
+Status request_too_large(std::size_t bytes, std::uint32_t max_frame_bytes) {
+  return resource_exhausted(
+      fmt::format("request of {} bytes exceeds the {}-byte frame limit (pool.max_frame_bytes)", bytes, max_frame_bytes),
+      Json{{"reason", "request_too_large"}, {"bytes", bytes}, {"max_frame_bytes", max_frame_bytes}});
 }
 
 Status remote_error_status(const Json& error, std::string_view worker_id) {

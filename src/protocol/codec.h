@@ -30,7 +30,9 @@ class WorkerCodec {
 
   // Bytes the host sends right after spawn (v0: the initialization ping).
   virtual void encode_start(std::string& out, std::string_view worker_id) = 0;
-  virtual void encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) = 0;
+  // Errors: ResourceExhausted (reason request_too_large) when the encoded
+  // request exceeds the frame limit; nothing is appended then.
+  virtual Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) = 0;
   // Each returns false when the protocol has no such message.
   virtual bool encode_cancel(std::string& out, std::uint64_t id) = 0;
   virtual bool encode_ping(std::string& out, std::uint64_t nonce) = 0;
@@ -46,6 +48,9 @@ std::unique_ptr<WorkerCodec> make_codec(Protocol protocol, std::uint32_t max_fra
 
 // Compact JSON; invalid UTF-8 in strings is replaced rather than thrown.
 std::string dump_json(const Json& value);
+
+// The error for a request whose encoding exceeds the frame limit.
+Status request_too_large(std::size_t bytes, std::uint32_t max_frame_bytes);
 
 // Status for an error object a worker returned (docs/protocol.md "Error object").
 Status remote_error_status(const Json& error, std::string_view worker_id);

@@ -29,7 +29,12 @@ struct Snakepit::Impl {
     logger = options.logger ? options.logger : internal::make_default_logger();
   }
 
-  ~Impl() { stop(); }
+  ~Impl() {
+    // Normally shut down already; this covers a failed start.
+    work.reset();
+    io.stop();
+    join_loop();
+  }
 
   void start_loop() {
     loop_thread = std::thread([this] {
@@ -46,6 +51,15 @@ struct Snakepit::Impl {
   bool post_if_open(Fn&& fn) {
     std::lock_guard lock(mutex);
     if (closed) return false;
+    asio::post(io, std::forward<Fn>(fn));
+    return true;
+  }
+
+  // Posts `fn` while the loop runs (through a shutdown's drain, too).
+  template <typename Fn>
+  bool post_if_running(Fn&& fn) {
+    std::lock_guard lock(mutex);
+    if (!loop_running) return false;
     asio::post(io, std::forward<Fn>(fn));
     return true;
   }
@@ -75,40 +89,50 @@ struct Snakepit::Impl {
   PoolStats stats() {
     if (on_loop_thread()) return pool->stats();
     std::promise<PoolStats> promise;
-    if (!post_if_open([&] { promise.set_value(pool->stats()); })) {
+    if (!post_if_running([&] { promise.set_value(pool->stats()); })) {
       std::lock_guard lock(mutex);
       return final_stats;
     }
     return promise.get_future().get();
   }
 
+  // The first call stops the pool; concurrent and later calls wait for it.
   void shutdown(std::chrono::milliseconds grace) {
+    bool first = false;
     {
       std::lock_guard lock(mutex);
-      if (closed) return;
-      closed = true;
+      first = !std::exchange(closed, true);
     }
     if (on_loop_thread()) {
-      logger->error("shutdown() called on the loop thread; stopping without grace");
-      stop();
+      if (first) logger->error("shutdown() called on the loop thread; it completes when the caller returns");
+      if (first) asio::post(io, [this, grace] { pool->shutdown(grace, [this] { finish_stop(); }); });
       return;
     }
-    std::promise<PoolStats> stopped;
-    asio::post(io, [&] {
-      pool->shutdown(grace, [&] { stopped.set_value(pool->stats()); });
+    if (first) asio::post(io, [this, grace] { pool->shutdown(grace, [this] { finish_stop(); }); });
+    stopped.wait();
+    join_loop();
+  }
+
+  void join_loop() {
+    std::call_once(joined, [this] {
+      if (loop_thread.joinable()) loop_thread.join();
     });
-    PoolStats last = stopped.get_future().get();
+  }
+
+  // On the loop, once the pool is down: keep the last stats, then let the
+  // loop run what was posted before this point (FIFO) and end.
+  void finish_stop() {
+    PoolStats last = pool->stats();
     {
       std::lock_guard lock(mutex);
       final_stats = std::move(last);
+      loop_running = false;
     }
-    stop();
-  }
-
-  void stop() {
     work.reset();
-    io.stop();
-    if (loop_thread.joinable() && !on_loop_thread()) loop_thread.join();
+    asio::post(io, [this] {
+      io.stop();
+      stopped_promise.set_value();
+    });
   }
 
   Options options;
@@ -120,8 +144,12 @@ struct Snakepit::Impl {
   internal::Launcher launcher;
   std::unique_ptr<Pool> pool;
   std::mutex mutex;
-  bool closed = false;     // GUARDED_BY(mutex)
-  PoolStats final_stats;   // GUARDED_BY(mutex); what stats() returns after shutdown
+  bool closed = false;        // GUARDED_BY(mutex): no new requests
+  bool loop_running = true;   // GUARDED_BY(mutex): the loop still takes work
+  PoolStats final_stats;      // GUARDED_BY(mutex): what stats() returns after shutdown
+  std::promise<void> stopped_promise;
+  std::shared_future<void> stopped = stopped_promise.get_future().share();
+  std::once_flag joined;
 };
 
 Result<Snakepit> Snakepit::start(Options options) {

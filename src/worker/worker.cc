@@ -104,11 +104,12 @@ void Worker::attach(ChildProcess child) {
   watch_exit();
 }
 
-void Worker::send_request(std::uint64_t request_id, std::string_view command, const Json& args) {
-  codec_->encode_request(outbox_, request_id, command, args);
+Status Worker::send_request(std::uint64_t request_id, std::string_view command, const Json& args) {
+  if (auto status = codec_->encode_request(outbox_, request_id, command, args); !status.ok()) return status;
   current_ = request_id;
   state_ = WorkerState::kBusy;
   flush_writes();
+  return {};
 }
 
 void Worker::cancel(std::uint64_t request_id) {

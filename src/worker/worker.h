@@ -52,8 +52,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   // Takes over a freshly spawned process: starts reading and the start-up timer.
   void attach(ChildProcess child);
-  // REQUIRES: state() == kReady.
-  void send_request(std::uint64_t request_id, std::string_view command, const Json& args);
+  // REQUIRES: state() == kReady. On error (request too large) nothing is
+  // sent and the worker stays Ready.
+  Status send_request(std::uint64_t request_id, std::string_view command, const Json& args);
   // Asks the worker to abandon its current request; kills it after the
   // cancel grace if it is still busy with that request.
   void cancel(std::uint64_t request_id);

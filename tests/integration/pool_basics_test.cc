@@ -100,8 +100,8 @@ TEST(PoolBasicsTest, StartsEveryWorkerAndReportsThemReady) {
       EXPECT_GT(worker.pid, 0);
       EXPECT_TRUE(process_alive(worker.pid));
       // Each worker is our own child and leads its own process group.
-      EXPECT_TRUE(std::any_of(children.begin(), children.end(),
-                              [&](const ChildProc& c) { return c.pid == worker.pid; }));
+      EXPECT_TRUE(
+          std::any_of(children.begin(), children.end(), [&](const ChildProc& c) { return c.pid == worker.pid; }));
       EXPECT_EQ(::getpgid(worker.pid), worker.pid);
       pids.insert(worker.pid);
     }
@@ -274,8 +274,7 @@ TEST(PoolBasicsTest, StatsCountRequestsAndErrorsByCode) {
     EXPECT_EQ(call(pit, "nope").status().code(), Code::kInvalidArgument);
     EXPECT_EQ(call(pit, "compute", {{"operation", "divide"}, {"a", 1}, {"b", 0}}).status().code(),
               Code::kInvalidArgument);
-    EXPECT_EQ(call(pit, "sleep", {{"ms", 5000}}, with_timeout(50ms)).status().code(),
-              Code::kDeadlineExceeded);
+    EXPECT_EQ(call(pit, "sleep", {{"ms", 5000}}, with_timeout(50ms)).status().code(), Code::kDeadlineExceeded);
     const PoolStats stats = pit.stats();
     EXPECT_EQ(stats.requests, 6u);
     EXPECT_EQ(stats.succeeded, 3u);
@@ -553,8 +552,8 @@ TEST(PoolBasicsTest, BadOptionsAreInvalidArgumentNamingTheField) {
 
 TEST(PoolBasicsTest, MissingExecutableIsNotFoundAndSpawnsNothing) {
   Hygiene hygiene;
-  for (const std::string& program : {std::string("/nonexistent/snakepit-worker"),
-                                     std::string("snakepit-no-such-program-4d1f")}) {
+  for (const std::string& program :
+       {std::string("/nonexistent/snakepit-worker"), std::string("snakepit-no-such-program-4d1f")}) {
     Options options = base_options(2);
     options.pool.adapter = adapters::exec({program, "--flag"});
     auto pit = Snakepit::start(options);

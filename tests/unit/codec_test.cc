@@ -28,7 +28,7 @@ std::string v0_frame(const Json& json) {
 TEST(NativeCodecTest, EncodesRequestsWithSortedKeys) {
   auto codec = make_codec(Protocol::kNative, 1 << 20);
   std::string out;
-  codec->encode_request(out, 5, "echo", Json{{"b", 1}, {"a", "x"}});
+  ASSERT_TRUE(codec->encode_request(out, 5, "echo", Json{{"b", 1}, {"a", "x"}}).ok());
   FrameDecoder decoder(1 << 20);
   decoder.append(out.data(), out.size());
   auto frame = decoder.next();
@@ -69,6 +69,18 @@ TEST(NativeCodecTest, RejectsBadHelloAndBadJson) {
   auto codec3 = make_codec(Protocol::kNative, 1 << 20);
   EXPECT_FALSE(feed_one(*codec3, encode_frame({FrameKind::kRequest, 0, 1, "{}"}), &error));
   EXPECT_EQ(error.details()["reason"], "unexpected_frame");
+}
+
+TEST(NativeCodecTest, RefusesRequestsAboveTheFrameLimit) {
+  for (Protocol protocol : {Protocol::kNative, Protocol::kSnakepitV0}) {
+    auto codec = make_codec(protocol, 1024);
+    std::string out;
+    const Status status = codec->encode_request(out, 1, "echo", Json{{"blob", std::string(2000, 'x')}});
+    EXPECT_EQ(status.code(), Code::kResourceExhausted);
+    EXPECT_EQ(status.details()["reason"], "request_too_large");
+    EXPECT_TRUE(out.empty());
+    EXPECT_TRUE(codec->encode_request(out, 2, "echo", Json{{"blob", "small"}}).ok());
+  }
 }
 
 TEST(RemoteErrorTest, UnknownCodesBecomeInternal) {
