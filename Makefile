@@ -43,8 +43,9 @@ asan: deps
 	cmake --build build-asan -j$(JOBS)
 	ctest --test-dir build-asan -j$(JOBS) --output-on-failure --timeout 600
 
+# Built with clang: the second compiler the project supports, with -Wthread-safety.
 tsan: deps
-	cmake -S . -B build-tsan -DSNAKEPIT_WERROR=ON -DSNAKEPIT_TSAN=ON -DCMAKE_BUILD_TYPE=Debug
+	CXX=clang++ cmake -S . -B build-tsan -DSNAKEPIT_WERROR=ON -DSNAKEPIT_TSAN=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-tsan -j$(JOBS)
 	ctest --test-dir build-tsan -j$(JOBS) --output-on-failure --timeout 600 -L 'unit|integration|stress'
 

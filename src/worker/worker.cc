@@ -44,8 +44,7 @@ bool has_exited(pid_t pid) {
 }  // namespace
 
 Worker::Worker(asio::io_context& io, WorkerConfig config, int slot, std::string id, WorkerListener& listener)
-    : io_(io),
-      config_(std::move(config)),
+    : config_(std::move(config)),
       slot_(slot),
       id_(std::move(id)),
       listener_(listener),
@@ -319,8 +318,9 @@ void Worker::on_exited() {
   state_ = WorkerState::kExited;
 
   // What the worker printed last (a traceback, say) is still in the pipes.
-  for (auto [stream, lines] : {std::pair{&stdout_, stdout_lines_.get()}, std::pair{&stderr_, stderr_lines_.get()}}) {
+  for (const auto& [stream, splitter] : {std::pair{&stdout_, stdout_lines_.get()}, std::pair{&stderr_, stderr_lines_.get()}}) {
     if (!stream->is_open()) continue;
+    LineSplitter* lines = splitter;  // C++20 lambdas cannot capture structured bindings (clang 14)
     drain(stream->native_handle(), [lines](const char* data, std::size_t n) { lines->feed({data, n}); });
     lines->flush();
   }

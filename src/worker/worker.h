@@ -83,7 +83,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void close_descriptors();
   void remember_stderr(std::string_view line);
 
-  boost::asio::io_context& io_;
   WorkerConfig config_;
   const int slot_;
   const std::string id_;

@@ -15,22 +15,9 @@
 namespace snakepit::testing {
 namespace {
 
-Snakepit start_or_die(Options options) {
-  auto pit = Snakepit::start(std::move(options));
-  if (!pit.ok()) {
-    ADD_FAILURE() << "start failed: " << pit.status();
-    std::abort();
-  }
-  return std::move(pit).value();
-}
-
-Result<Json> wait(std::future<Result<Json>>& future) {
-  if (future.wait_for(kHangBound) != std::future_status::ready) {
-    ADD_FAILURE() << "request did not complete";
-    return internal_error("test: request hung");
-  }
-  return future.get();
-}
+// Each test ends with no child, no zombie and no leaked descriptor (checked
+// by the fixture once the test body has returned).
+class DispatchTest : public HygieneCheckedTest {};
 
 // How many requests the single worker of `pit` completed, asked through a
 // ping once it is idle (the ping itself is not counted yet).
@@ -47,250 +34,206 @@ std::future<Result<Json>> occupy(Snakepit& pit, std::chrono::milliseconds budget
   return pit.execute_future("sleep", {{"ms", 600000}}, with_timeout(budget));
 }
 
-TEST(DispatchTest, FullQueueIsResourceExhausted) {
-  Hygiene hygiene;
-  {
-    Options options = generic_options(1);
-    options.pool.max_queue = 1;
-    Snakepit pit = start_or_die(options);
-    auto running = occupy(pit, 1000ms);
-    auto queued = pit.execute_future("echo", {{"token", "queued"}});
-    auto rejected = pit.execute_future("echo", {{"token", "rejected"}});
-    auto r = wait(rejected);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), Code::kResourceExhausted) << r.status();
-    EXPECT_EQ(r.status().details()["reason"], "queue_full");
-    EXPECT_EQ(r.status().details()["max_queue"], 1);
-    PoolStats stats = pit.stats();
-    EXPECT_EQ(stats.saturations, 1u);
-    EXPECT_EQ(stats.queue_depth, 1u);
-    EXPECT_EQ(stats.busy, 1u);
+TEST_F(DispatchTest, FullQueueIsResourceExhausted) {
+  Options options = generic_options(1);
+  options.pool.max_queue = 1;
+  Snakepit pit = start_or_die(options);
+  auto running = occupy(pit, 1000ms);
+  auto queued = pit.execute_future("echo", {{"token", "queued"}});
+  auto rejected = pit.execute_future("echo", {{"token", "rejected"}});
+  auto r = wait_result(rejected);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kResourceExhausted) << r.status();
+  EXPECT_EQ(r.status().details()["reason"], "queue_full");
+  EXPECT_EQ(r.status().details()["max_queue"], 1);
+  PoolStats stats = pit.stats();
+  EXPECT_EQ(stats.saturations, 1u);
+  EXPECT_EQ(stats.queue_depth, 1u);
+  EXPECT_EQ(stats.busy, 1u);
 
-    EXPECT_EQ(wait(running).status().code(), Code::kDeadlineExceeded);
-    auto q = wait(queued);
-    ASSERT_TRUE(q.ok()) << q.status();
-    EXPECT_EQ(*q, Json({{"token", "queued"}}));
-    // Worker side: the sleep, the queued echo; never the rejected one.
-    EXPECT_EQ(worker_side_count(pit), 2);
-    stats = pit.stats();
-    EXPECT_EQ(stats.errors.at("ResourceExhausted"), 1u);
-    EXPECT_EQ(stats.queue_peak, 1u);
-    pit.shutdown();
-  }
-  hygiene.check();
+  EXPECT_EQ(wait_result(running).status().code(), Code::kDeadlineExceeded);
+  auto q = wait_result(queued);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(*q, Json({{"token", "queued"}}));
+  // Worker side: the sleep, the queued echo; never the rejected one.
+  EXPECT_EQ(worker_side_count(pit), 2);
+  stats = pit.stats();
+  EXPECT_EQ(stats.errors.at("ResourceExhausted"), 1u);
+  EXPECT_EQ(stats.queue_peak, 1u);
+  pit.shutdown();
 }
 
-TEST(DispatchTest, ZeroLengthQueueRejectsWhenEveryWorkerIsBusy) {
-  Hygiene hygiene;
-  {
-    Options options = generic_options(1);
-    options.pool.max_queue = 0;
-    Snakepit pit = start_or_die(options);
-    auto running = occupy(pit, 500ms);
-    auto rejected = pit.execute_future("ping");
-    auto r = wait(rejected);
-    EXPECT_EQ(r.status().code(), Code::kResourceExhausted) << r.status();
-    EXPECT_EQ(r.status().details()["reason"], "queue_full");
-    EXPECT_EQ(wait(running).status().code(), Code::kDeadlineExceeded);
-    EXPECT_EQ(worker_side_count(pit), 1);
-    pit.shutdown();
-  }
-  hygiene.check();
+TEST_F(DispatchTest, ZeroLengthQueueRejectsWhenEveryWorkerIsBusy) {
+  Options options = generic_options(1);
+  options.pool.max_queue = 0;
+  Snakepit pit = start_or_die(options);
+  auto running = occupy(pit, 500ms);
+  auto rejected = pit.execute_future("ping");
+  auto r = wait_result(rejected);
+  EXPECT_EQ(r.status().code(), Code::kResourceExhausted) << r.status();
+  EXPECT_EQ(r.status().details()["reason"], "queue_full");
+  EXPECT_EQ(wait_result(running).status().code(), Code::kDeadlineExceeded);
+  EXPECT_EQ(worker_side_count(pit), 1);
+  pit.shutdown();
 }
 
-TEST(DispatchTest, QueueTimeoutIsDeadlineExceededAndTheRequestNeverRuns) {
-  Hygiene hygiene;
-  {
-    Options options = generic_options(1);
-    options.pool.queue_timeout = 100ms;
-    Snakepit pit = start_or_die(options);
-    auto running = occupy(pit, 500ms);
-    auto r = call(pit, "echo", {{"token", "must-not-run"}});
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
-    EXPECT_EQ(r.status().details()["reason"], "queue_timeout");
-    EXPECT_EQ(pit.stats().queue_timeouts, 1u);
-    EXPECT_EQ(pit.stats().queue_depth, 0u);
+TEST_F(DispatchTest, QueueTimeoutIsDeadlineExceededAndTheRequestNeverRuns) {
+  Options options = generic_options(1);
+  options.pool.queue_timeout = 100ms;
+  Snakepit pit = start_or_die(options);
+  auto running = occupy(pit, 500ms);
+  auto r = call(pit, "echo", {{"token", "must-not-run"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
+  EXPECT_EQ(r.status().details()["reason"], "queue_timeout");
+  EXPECT_EQ(pit.stats().queue_timeouts, 1u);
+  EXPECT_EQ(pit.stats().queue_depth, 0u);
 
-    EXPECT_EQ(wait(running).status().code(), Code::kDeadlineExceeded);
-    EXPECT_EQ(worker_side_count(pit), 1);  // only the sleep ran
-    const PoolStats stats = pit.stats();
-    EXPECT_EQ(stats.workers[0].requests, 2u);  // the sleep and the ping
-    EXPECT_EQ(stats.errors.at("DeadlineExceeded"), 2u);
-    pit.shutdown();
-  }
-  hygiene.check();
+  EXPECT_EQ(wait_result(running).status().code(), Code::kDeadlineExceeded);
+  EXPECT_EQ(worker_side_count(pit), 1);  // only the sleep ran
+  const PoolStats stats = pit.stats();
+  EXPECT_EQ(stats.workers[0].requests, 2u);  // the sleep and the ping
+  EXPECT_EQ(stats.errors.at("DeadlineExceeded"), 2u);
+  pit.shutdown();
 }
 
-TEST(DispatchTest, QueuedRequestsRunInFifoOrder) {
-  Hygiene hygiene;
-  {
-    Snakepit pit = start_or_die(generic_options(1));
-    auto running = occupy(pit, 1000ms);
-    constexpr int kQueued = 10;
-    std::mutex mutex;
-    std::vector<int> order;
-    std::vector<Json> results;
-    std::promise<void> all_done;
-    for (int i = 0; i < kQueued; ++i) {
-      pit.execute_async("echo", {{"i", i}}, [&, i](Result<Json> r) {
-        std::lock_guard lock(mutex);
-        order.push_back(i);
-        results.push_back(r.ok() ? *r : Json(r.status().to_string()));
-        if (static_cast<int>(order.size()) == kQueued) all_done.set_value();
-      });
-    }
-    ASSERT_EQ(all_done.get_future().wait_for(kHangBound), std::future_status::ready);
-    EXPECT_EQ(wait(running).status().code(), Code::kDeadlineExceeded);
-    std::lock_guard lock(mutex);
-    std::vector<int> expected(kQueued);
-    for (int i = 0; i < kQueued; ++i) expected[i] = i;
-    EXPECT_EQ(order, expected);
-    for (int i = 0; i < kQueued; ++i) EXPECT_EQ(results[i], Json({{"i", i}}));
-    EXPECT_EQ(pit.stats().queue_peak, static_cast<std::size_t>(kQueued));
-    pit.shutdown();
+TEST_F(DispatchTest, QueuedRequestsRunInFifoOrder) {
+  Snakepit pit = start_or_die(generic_options(1));
+  auto running = occupy(pit, 1000ms);
+  constexpr int kQueued = 10;
+  std::mutex mutex;
+  std::vector<int> order;
+  std::vector<Json> results;
+  std::promise<void> all_done;
+  for (int i = 0; i < kQueued; ++i) {
+    pit.execute_async("echo", {{"i", i}}, [&, i](Result<Json> r) {
+      std::lock_guard lock(mutex);
+      order.push_back(i);
+      results.push_back(r.ok() ? *r : Json(r.status().to_string()));
+      if (static_cast<int>(order.size()) == kQueued) all_done.set_value();
+    });
   }
-  hygiene.check();
+  ASSERT_EQ(all_done.get_future().wait_for(kHangBound), std::future_status::ready);
+  EXPECT_EQ(wait_result(running).status().code(), Code::kDeadlineExceeded);
+  std::lock_guard lock(mutex);
+  std::vector<int> expected(kQueued);
+  for (int i = 0; i < kQueued; ++i) expected[i] = i;
+  EXPECT_EQ(order, expected);
+  for (int i = 0; i < kQueued; ++i) EXPECT_EQ(results[i], Json({{"i", i}}));
+  EXPECT_EQ(pit.stats().queue_peak, static_cast<std::size_t>(kQueued));
+  pit.shutdown();
 }
 
-TEST(DispatchTest, RequestWhoseDeadlineAlreadyPassedNeverRuns) {
-  Hygiene hygiene;
-  {
-    Snakepit pit = start_or_die(generic_options(1));
-    const auto past = std::chrono::steady_clock::now() - 1ms;
-    auto r = call(pit, "echo", {{"token", "late"}}, with_deadline(past));
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
-    EXPECT_EQ(r.status().details()["reason"], "deadline");
-    EXPECT_EQ(worker_side_count(pit), 0);
-    EXPECT_EQ(pit.stats().workers[0].requests, 1u);  // the ping only
-    pit.shutdown();
-  }
-  hygiene.check();
+TEST_F(DispatchTest, RequestWhoseDeadlineAlreadyPassedNeverRuns) {
+  Snakepit pit = start_or_die(generic_options(1));
+  const auto past = std::chrono::steady_clock::now() - 1ms;
+  auto r = call(pit, "echo", {{"token", "late"}}, with_deadline(past));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
+  EXPECT_EQ(r.status().details()["reason"], "deadline");
+  EXPECT_EQ(worker_side_count(pit), 0);
+  EXPECT_EQ(pit.stats().workers[0].requests, 1u);  // the ping only
+  pit.shutdown();
 }
 
-TEST(DispatchTest, RequestWhoseDeadlinePassesInTheQueueNeverRuns) {
-  Hygiene hygiene;
-  {
-    Snakepit pit = start_or_die(generic_options(1));
-    auto running = occupy(pit, 500ms);
-    auto r = call(pit, "echo", {{"token", "late"}}, with_timeout(50ms));
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
-    EXPECT_EQ(r.status().details()["reason"], "deadline");
-    EXPECT_EQ(pit.stats().queue_timeouts, 0u);  // its own deadline, not the queue's
-    EXPECT_EQ(wait(running).status().code(), Code::kDeadlineExceeded);
-    EXPECT_EQ(worker_side_count(pit), 1);
-    pit.shutdown();
-  }
-  hygiene.check();
+TEST_F(DispatchTest, RequestWhoseDeadlinePassesInTheQueueNeverRuns) {
+  Snakepit pit = start_or_die(generic_options(1));
+  auto running = occupy(pit, 500ms);
+  auto r = call(pit, "echo", {{"token", "late"}}, with_timeout(50ms));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
+  EXPECT_EQ(r.status().details()["reason"], "deadline");
+  EXPECT_EQ(pit.stats().queue_timeouts, 0u);  // its own deadline, not the queue's
+  EXPECT_EQ(wait_result(running).status().code(), Code::kDeadlineExceeded);
+  EXPECT_EQ(worker_side_count(pit), 1);
+  pit.shutdown();
 }
 
-TEST(DispatchTest, PerRequestTimeoutOverridesThePoolDefault) {
-  Hygiene hygiene;
-  {
-    Options options = generic_options(1);
-    options.pool.request_timeout = 200ms;
-    Snakepit pit = start_or_die(options);
-    // Longer than the pool default, within its own budget.
-    auto slow = call(pit, "sleep", {{"ms", 400}}, with_timeout(10s));
-    ASSERT_TRUE(slow.ok()) << slow.status();
-    EXPECT_EQ(*slow, Json({{"slept_ms", 400}}));
-    // The pool default applies when no timeout is given.
-    auto r = call(pit, "sleep", {{"ms", 600000}}, {}, 200ms);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
-    EXPECT_EQ(r.status().details()["reason"], "deadline");
-    EXPECT_EQ(r.status().details()["worker_id"], "test-0.1");
-    // An absolute deadline earlier than the timeout wins.
-    const auto soon = std::chrono::steady_clock::now() + 100ms;
-    auto early = call(pit, "sleep", {{"ms", 600000}}, with_deadline(soon, 10s));
-    EXPECT_EQ(early.status().code(), Code::kDeadlineExceeded) << early.status();
-    EXPECT_GE(std::chrono::steady_clock::now(), soon);
-    // The cancelled sleeps stopped in time: the same worker serves on.
-    EXPECT_EQ(pit.stats().restarts, 0u);
-    pit.shutdown();
-  }
-  hygiene.check();
+TEST_F(DispatchTest, PerRequestTimeoutOverridesThePoolDefault) {
+  Options options = generic_options(1);
+  options.pool.request_timeout = 200ms;
+  Snakepit pit = start_or_die(options);
+  // Longer than the pool default, within its own budget.
+  auto slow = call(pit, "sleep", {{"ms", 400}}, with_timeout(10s));
+  ASSERT_TRUE(slow.ok()) << slow.status();
+  EXPECT_EQ(*slow, Json({{"slept_ms", 400}}));
+  // The pool default applies when no timeout is given.
+  auto r = call(pit, "sleep", {{"ms", 600000}}, {}, 200ms);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status();
+  EXPECT_EQ(r.status().details()["reason"], "deadline");
+  EXPECT_EQ(r.status().details()["worker_id"], "test-0.1");
+  // An absolute deadline earlier than the timeout wins.
+  const auto soon = std::chrono::steady_clock::now() + 100ms;
+  auto early = call(pit, "sleep", {{"ms", 600000}}, with_deadline(soon, 10s));
+  EXPECT_EQ(early.status().code(), Code::kDeadlineExceeded) << early.status();
+  EXPECT_GE(std::chrono::steady_clock::now(), soon);
+  // The cancelled sleeps stopped in time: the same worker serves on.
+  EXPECT_EQ(pit.stats().restarts, 0u);
+  pit.shutdown();
 }
 
-TEST(DispatchTest, QueuedRequestSurvivesTheCrashOfTheRunningOne) {
+TEST_F(DispatchTest, QueuedRequestSurvivesTheCrashOfTheRunningOne) {
   // A worker's death fails only its in-flight request: the queued one runs
   // on the replacement.
-  Hygiene hygiene;
-  {
-    Snakepit pit = start_or_die(generic_options(1));
-    auto crash = pit.execute_future("crash", {{"code", 11}});
-    auto queued = pit.execute_future("echo", {{"token", "after-crash"}});
-    auto c = wait(crash);
-    EXPECT_EQ(c.status().code(), Code::kUnavailable) << c.status();
-    EXPECT_EQ(c.status().details()["exit_code"], 11);
-    auto q = wait(queued);
-    ASSERT_TRUE(q.ok()) << q.status();
-    EXPECT_EQ(*q, Json({{"token", "after-crash"}}));
-    EXPECT_EQ(pit.stats().restarts, 1u);
-    pit.shutdown();
-  }
-  hygiene.check();
+  Snakepit pit = start_or_die(generic_options(1));
+  auto crash = pit.execute_future("crash", {{"code", 11}});
+  auto queued = pit.execute_future("echo", {{"token", "after-crash"}});
+  auto c = wait_result(crash);
+  EXPECT_EQ(c.status().code(), Code::kUnavailable) << c.status();
+  EXPECT_EQ(c.status().details()["exit_code"], 11);
+  auto q = wait_result(queued);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(*q, Json({{"token", "after-crash"}}));
+  EXPECT_EQ(pit.stats().restarts, 1u);
+  pit.shutdown();
 }
 
-TEST(DispatchTest, ShutdownFailsQueuedRequestsAndBoundsRunningOnes) {
-  Hygiene hygiene;
-  {
-    Snakepit pit = start_or_die(generic_options(1));
-    auto running = pit.execute_future("sleep", {{"ms", 600000}});
-    ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 1; }));
-    std::vector<std::future<Result<Json>>> queued;
-    for (int i = 0; i < 3; ++i) queued.push_back(pit.execute_future("echo", {{"i", i}}));
-    ASSERT_TRUE(wait_until([&] { return pit.stats().queue_depth == 3; }));
-    pit.shutdown(0ms);
-    for (auto& future : queued) {
-      auto r = wait(future);
-      EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status();
-      EXPECT_EQ(r.status().details()["reason"], "pool_stopping");
-    }
-    auto r = wait(running);
+TEST_F(DispatchTest, ShutdownFailsQueuedRequestsAndBoundsRunningOnes) {
+  Snakepit pit = start_or_die(generic_options(1));
+  auto running = pit.execute_future("sleep", {{"ms", 600000}});
+  ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 1; }));
+  std::vector<std::future<Result<Json>>> queued;
+  for (int i = 0; i < 3; ++i) queued.push_back(pit.execute_future("echo", {{"i", i}}));
+  ASSERT_TRUE(wait_until([&] { return pit.stats().queue_depth == 3; }));
+  pit.shutdown(0ms);
+  for (auto& future : queued) {
+    auto r = wait_result(future);
     EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status();
     EXPECT_EQ(r.status().details()["reason"], "pool_stopping");
   }
-  hygiene.check();
+  auto r = wait_result(running);
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status();
+  EXPECT_EQ(r.status().details()["reason"], "pool_stopping");
 }
 
-TEST(DispatchTest, ShutdownLetsRunningRequestsFinishWithinGrace) {
-  Hygiene hygiene;
-  {
-    Snakepit pit = start_or_die(generic_options(2));
-    auto a = pit.execute_future("sleep", {{"ms", 600}});
-    auto b = pit.execute_future("sleep", {{"ms", 600}});
-    ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 2; }));
-    pit.shutdown(10s);
-    for (auto* future : {&a, &b}) {
-      auto r = wait(*future);
-      ASSERT_TRUE(r.ok()) << r.status();
-      EXPECT_EQ(*r, Json({{"slept_ms", 600}}));
-    }
-    EXPECT_EQ(pit.stats().succeeded, 2u);
+TEST_F(DispatchTest, ShutdownLetsRunningRequestsFinishWithinGrace) {
+  Snakepit pit = start_or_die(generic_options(2));
+  auto a = pit.execute_future("sleep", {{"ms", 600}});
+  auto b = pit.execute_future("sleep", {{"ms", 600}});
+  ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 2; }));
+  pit.shutdown(10s);
+  for (auto* future : {&a, &b}) {
+    auto r = wait_result(*future);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(*r, Json({{"slept_ms", 600}}));
   }
-  hygiene.check();
+  EXPECT_EQ(pit.stats().succeeded, 2u);
 }
 
-TEST(DispatchTest, IdleWorkersShareTheLoad) {
-  Hygiene hygiene;
-  {
-    Snakepit pit = start_or_die(generic_options(2));
-    auto a = pit.execute_future("sleep", {{"ms", 600}});
-    auto b = pit.execute_future("sleep", {{"ms", 600}});
-    // Two workers, two requests: both run at once, nothing waits.
-    ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 2; }));
-    EXPECT_EQ(pit.stats().queue_peak, 0u);
-    EXPECT_TRUE(wait(a).ok());
-    EXPECT_TRUE(wait(b).ok());
-    const PoolStats stats = pit.stats();
-    EXPECT_EQ(stats.workers[0].requests, 1u);
-    EXPECT_EQ(stats.workers[1].requests, 1u);
-    pit.shutdown();
-  }
-  hygiene.check();
+TEST_F(DispatchTest, IdleWorkersShareTheLoad) {
+  Snakepit pit = start_or_die(generic_options(2));
+  auto a = pit.execute_future("sleep", {{"ms", 600}});
+  auto b = pit.execute_future("sleep", {{"ms", 600}});
+  // Two workers, two requests: both run at once, nothing waits.
+  ASSERT_TRUE(wait_until([&] { return pit.stats().busy == 2; }));
+  EXPECT_EQ(pit.stats().queue_peak, 0u);
+  EXPECT_TRUE(wait_result(a).ok());
+  EXPECT_TRUE(wait_result(b).ok());
+  const PoolStats stats = pit.stats();
+  EXPECT_EQ(stats.workers[0].requests, 1u);
+  EXPECT_EQ(stats.workers[1].requests, 1u);
+  pit.shutdown();
 }
 
 }  // namespace

@@ -97,6 +97,15 @@ Options script_options(const std::string& script, std::size_t size, Protocol pro
   return options;
 }
 
+Snakepit start_or_die(Options options) {
+  auto pit = Snakepit::start(std::move(options));
+  if (!pit.ok()) {
+    ADD_FAILURE() << "start failed: " << pit.status();
+    std::abort();
+  }
+  return std::move(pit).value();
+}
+
 ExecuteOptions with_timeout(std::chrono::milliseconds timeout) {
   ExecuteOptions options;
   options.timeout = timeout;
@@ -123,6 +132,14 @@ Result<Json> call(Snakepit& pit, const std::string& command, Json args, const Ex
   const auto budget = options.timeout.value_or(pool_timeout) + kHangBound;
   if (future.wait_for(budget) != std::future_status::ready) {
     ADD_FAILURE() << "request '" << command << "' did not complete within " << budget.count() << " ms";
+    return internal_error("test: request hung");
+  }
+  return future.get();
+}
+
+Result<Json> wait_result(std::future<Result<Json>>& future) {
+  if (future.wait_for(kHangBound) != std::future_status::ready) {
+    ADD_FAILURE() << "request did not complete";
     return internal_error("test: request hung");
   }
   return future.get();

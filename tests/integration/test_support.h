@@ -9,9 +9,12 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "snakepit/snakepit.h"
 
@@ -41,6 +44,10 @@ Options misbehaving_options(std::size_t size, const std::string& name = "test");
 Options script_options(const std::string& script, std::size_t size, Protocol protocol = Protocol::kNative,
                        const std::string& name = "test");
 
+// Snakepit::start() for a test that cannot go on without its pool: a failed
+// start is reported and aborts the test binary.
+Snakepit start_or_die(Options options);
+
 // ExecuteOptions shorthands.
 ExecuteOptions with_timeout(std::chrono::milliseconds timeout);
 ExecuteOptions with_deadline(std::chrono::steady_clock::time_point deadline,
@@ -52,6 +59,11 @@ ExecuteOptions idempotent();
 // complete in that time is a test failure and yields an Internal status.
 Result<Json> call(Snakepit& pit, const std::string& command, Json args = Json::object(),
                   const ExecuteOptions& options = {}, std::chrono::milliseconds pool_timeout = 10s);
+
+// The result of an execute_future() already issued, waiting at most
+// kHangBound. A request that does not complete in that time is a test
+// failure and yields an Internal status.
+Result<Json> wait_result(std::future<Result<Json>>& future);
 
 // Entries of /proc/self/fd (the directory's own descriptor included, so two
 // readings compare).
@@ -92,6 +104,18 @@ class Hygiene {
 
  private:
   int fds_before_;
+};
+
+// Base fixture of the integration tests: a Hygiene taken before the test
+// body runs and checked after it returns (once every pool the test owned is
+// destroyed). Each suite derives its own empty class so that its tests keep
+// their suite name.
+class HygieneCheckedTest : public ::testing::Test {
+ protected:
+  void TearDown() override { hygiene_.check(); }
+
+ private:
+  Hygiene hygiene_;
 };
 
 }  // namespace snakepit::testing
