@@ -52,7 +52,7 @@ struct PythonOptions {
   std::vector<std::string> python_path;
 };
 
-// A Python worker: `python3 -m snakepit_bridge --adapter <module>`.
+// A Python worker: the equivalent of `python3 -m snakepit_bridge --adapter <module>`.
 Adapter python(std::string module = "snakepit_bridge.generic", PythonOptions options = {});
 
 // Any program speaking the given protocol: argv[0] is the executable.

@@ -8,8 +8,9 @@
 //   auto r = pit->execute("ping", {{"test", true}});
 //
 // Thread-safety: every method may be called from any thread. Async callbacks
-// run on the pool's event-loop thread and must not block; use
-// execute_future() or execute() to wait.
+// run on the pool's event-loop thread and must not block or throw; use
+// execute_future() or execute() to wait. A Snakepit must not be destroyed
+// from one of its own callbacks.
 #pragma once
 
 #include <chrono>

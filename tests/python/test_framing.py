@@ -108,6 +108,44 @@ class CodecTest(unittest.TestCase):
         b = [1]
         self.assertEqual(codec.dumps([b, b]), "[[1],[1]]")
 
+    def test_matches_json_module(self):
+        # codec binds _json's C scanner and encoder itself; results and error
+        # messages must be those of json.loads / json.dumps(separators=(",",
+        # ":"), ensure_ascii=False, allow_nan=False).
+        def std_dumps(value):
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+        a = []
+        a.append(a)
+        values = [None, True, 0, -1.5e300, 2 ** 70, "\u00e9\n\"\x00", [1, {"k": []}],
+                  {"b": 1, "a": 2}, {1: 2}, {None: 1}, {(1,): 2}, {1, 2}, float("nan"),
+                  float("-inf"), b"x", a]
+        for value in values:
+            with self.subTest(value=value):
+                try:
+                    expected = std_dumps(value)
+                except (TypeError, ValueError) as exc:
+                    expected = (type(exc), str(exc))
+                try:
+                    got = codec.dumps(value)
+                except (TypeError, ValueError) as exc:
+                    got = (type(exc), str(exc))
+                self.assertEqual(got, expected)
+        docs = ['{"a":[1,2.5,-3e2,true,false,null],"b":"\\u00e9\\ud83d\\udc0d"}',
+                "NaN", "-Infinity", "[Infinity]", '"x"', "123456789012345678901234567890",
+                '{"a":1,"a":2}', " [] ", "{}", "[1,]", '{"a" 1}', "tru", '"\\x"', "01"]
+        for doc in docs:
+            with self.subTest(doc=doc):
+                try:
+                    expected = repr(json.loads(doc))
+                except ValueError as exc:
+                    expected = (type(exc), str(exc))
+                try:
+                    got = repr(codec.loads(doc.encode("utf-8")))
+                except ValueError as exc:
+                    got = (type(exc), str(exc))
+                self.assertEqual(got, expected)
+
     def test_loads_variants(self):
         self.assertEqual(codec.loads(b'{"a":1}'), {"a": 1})
         self.assertEqual(codec.loads(bytearray(b' {"a":1} \n')), {"a": 1})

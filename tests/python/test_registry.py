@@ -1,17 +1,19 @@
 """The @command decorator, adapter loading and argument checks."""
 
+import functools
 import inspect
+import subprocess
 import sys
 import types
 import unittest
 
 try:
-    from . import support  # noqa: F401  (sets sys.path)
+    from . import support  # (sets sys.path)
 except ImportError:
-    import support  # noqa: F401
+    import support
 
 import snakepit_bridge
-from snakepit_bridge import command
+from snakepit_bridge import command, registry
 from snakepit_bridge.context import Context
 from snakepit_bridge.registry import (AdapterError, Command, command_info,
                                       commands_of_module, load_adapter)
@@ -149,8 +151,65 @@ class AdapterLoadingTest(unittest.TestCase):
             self.assertIn(name, adapter.commands)
 
 
+def _signatures():
+    """Parameter lists covering every kind, default and ordering."""
+    for first in ("ctx", "ctx=None", "*ctx", ""):
+        for slash in (False, True):
+            for pos in ((), ("a",), ("a", "b=1"), ("a=1",)):
+                for var in ("", "*args"):
+                    for kwonly in ((), ("k",), ("k=2",), ("k", "m=3")):
+                        for varkw in ("", "**kw"):
+                            if first.startswith("*") and (pos or var or slash):
+                                continue
+                            params = ([first] if first else []) + list(pos)
+                            if slash:
+                                if not params:
+                                    continue
+                                params.insert(1, "/")
+                            if var:
+                                params.append(var)
+                            elif kwonly and not first.startswith("*"):
+                                params.append("*")
+                            params += list(kwonly) + ([varkw] if varkw else [])
+                            yield ", ".join(params)
+
+
+def _bind_error(check, /, *args, **kwargs):
+    """The message of the TypeError check(*args, **kwargs) raises, or None."""
+    try:
+        check(*args, **kwargs)
+    except TypeError as exc:
+        return str(exc)
+    return None
+
+
 class ArgumentCheckTest(unittest.TestCase):
     """Command.check agrees with inspect.Signature.bind on every signature."""
+
+    ARG_SETS = [{}, {"a": 1}, {"a": 1, "b": 2}, {"b": 2}, {"zz": 1}, {"ctx": 1},
+                {"a": 1, "k": 2}, {"a": 1, "k": 2, "m": 3, "q": 4}, {"kw": 1}, {"k": 1},
+                {"args": 1}, {"zz": 1, "a": 1}, {"a": 1, "zz": 2, "yy": 3},
+                {"ctx": 1, "a": 2, "k": 3}, {"self": 1}]
+
+    def assert_matches_bind(self, fn, label):
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            sig = None
+        cmd = Command("x", fn)
+        if sig is None:
+            self.assertIsNone(cmd.parameters, label)
+        else:
+            self.assertEqual(list(cmd.parameters),
+                             [(p.name, int(p.kind), p.default is not p.empty)
+                              for p in sig.parameters.values()], label)
+        ctx = Context()
+        for args in self.ARG_SETS:
+            expected = None if sig is None else _bind_error(sig.bind, ctx, **args)
+            got = _bind_error(cmd.check, ctx, dict(args))
+            if got != expected:
+                self.fail("%s, args %r: check says %r, Signature.bind %r"
+                          % (label, args, got, expected))
 
     def test_matches_bind(self):
         def f1(ctx): pass
@@ -161,25 +220,117 @@ class ArgumentCheckTest(unittest.TestCase):
         def f6(ctx, *args): pass
         def f7(ctx, a, /, b): pass
         def f8(): pass
-        arg_sets = [{}, {"a": 1}, {"a": 1, "b": 2}, {"b": 2}, {"zz": 1}, {"ctx": 1},
-                    {"a": 1, "k": 2}, {"a": 1, "k": 2, "m": 3, "q": 4}, {"kw": 1}]
-        ctx = Context()
         for fn in (f1, f2, f3, f4, f5, f6, f7, f8):
-            cmd = Command(fn.__name__, fn)
-            sig = inspect.signature(fn)
-            for args in arg_sets:
-                with self.subTest(fn=fn.__name__, args=args):
-                    try:
-                        sig.bind(ctx, **args)
-                        expected = None
-                    except TypeError as exc:
-                        expected = str(exc)
-                    try:
-                        cmd.check(ctx, args)
-                        got = None
-                    except TypeError as exc:
-                        got = str(exc)
-                    self.assertEqual(got, expected)
+            self.assert_matches_bind(fn, fn.__name__)
+
+    def test_matches_bind_generated(self):
+        """Functions, bound methods and classmethods of every signature shape."""
+        for params in _signatures():
+            namespace = {}
+            try:
+                exec("def f(%s): pass\n"
+                     "class C:\n"
+                     "    def m(self, %s): pass\n"
+                     "    @classmethod\n"
+                     "    def c(cls, %s): pass\n" % (params, params, params), namespace)
+            except SyntaxError:  # e.g. a parameter without default after one with
+                continue
+            for label, fn in (("def f(%s)", namespace["f"]),
+                              ("method m(self, %s)", namespace["C"]().m),
+                              ("classmethod c(cls, %s)", namespace["C"].c)):
+                with self.subTest(label % params):
+                    self.assert_matches_bind(fn, label % params)
+
+    def test_methods_without_a_bound_parameter(self):
+        class C:
+            def none(): pass
+            def star(*args): pass
+            def kwonly(*, k): pass
+            def varkw(**kw): pass
+        for name in ("none", "star", "kwonly", "varkw"):
+            with self.subTest(name):
+                self.assert_matches_bind(getattr(C(), name), name)
+
+    def test_other_callables(self):
+        """Where inspect reads the signature differently from __code__."""
+        def wrapped(ctx, a, *, k=1): pass
+
+        @functools.wraps(wrapped)
+        def wrapper(*args, **kwargs): pass
+
+        class Callable:
+            def __call__(self, ctx, a, b=2): pass
+
+        def with_signature(*args, **kwargs): pass
+        with_signature.__signature__ = inspect.signature(wrapped)
+
+        class Partial:
+            def f(self, ctx, a, b): pass
+            g = functools.partialmethod(f, b=3)
+
+        cases = {
+            "functools.wraps": wrapper,
+            "functools.partial": functools.partial(wrapped, k=5),
+            "partial positional": functools.partial(wrapped, None),
+            "partialmethod": Partial().g,
+            "partialmethod of the class": Partial.g,
+            "callable object": Callable(),
+            "__signature__": with_signature,
+            "lambda": lambda ctx, *, a: None,
+            "builtin": len,
+            "builtin without signature": dict,
+            "class": Context,
+        }
+        for label, fn in cases.items():
+            with self.subTest(label):
+                self.assert_matches_bind(fn, label)
+
+    def test_common_commands_do_not_import_inspect(self):
+        code = ("import sys\n"
+                "from snakepit_bridge.registry import Command, load_adapter\n"
+                "class C:\n"
+                "    def m(self, ctx, a, *, k=1): pass\n"
+                "cmd = Command('m', C().m)\n"
+                "cmd.check(None, {'a': 1})\n"
+                "load_adapter('snakepit_bridge.generic')\n"
+                "print('inspect' in sys.modules)\n")
+        out = subprocess.run([sys.executable, "-c", code], env=support.child_env(),
+                             capture_output=True, text=True, timeout=support.TIMEOUT)
+        self.assertEqual(out.stdout.strip(), "False", out.stderr)
+
+    def test_commands_of_instance_matches_getattr_static(self):
+        class Meta(type):
+            @command
+            def on_meta(cls, ctx): pass
+
+        class Base:
+            @command
+            def inherited(self, ctx): pass
+
+            @command
+            def overridden(self, ctx): pass
+
+        class Derived(Base, metaclass=Meta):
+            overridden = None
+
+            @command
+            @staticmethod
+            def static(ctx): pass
+
+            @command
+            @classmethod
+            def klass(cls, ctx): pass
+
+            @property
+            def prop(self):
+                raise AssertionError("properties must not be evaluated")
+
+        for attr in dir(Derived) + ["on_meta", "missing"]:
+            with self.subTest(attr):
+                self.assertIs(registry._getattr_static(Derived, attr),
+                              inspect.getattr_static(Derived, attr, None))
+        self.assertEqual(sorted(registry.commands_of_instance(Derived())),
+                         ["inherited", "klass", "static"])
 
 
 if __name__ == "__main__":

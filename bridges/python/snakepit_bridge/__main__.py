@@ -13,11 +13,14 @@ cyclic collector never rescans it while serving requests. Automatic
 collection stays on for objects commands create.
 """
 
-import argparse
 import gc
 import os
-import signal
 import sys
+
+try:  # signal without its enum wrappers (importing enum costs milliseconds)
+    from _signal import SIGTERM, signal as _set_handler
+except ImportError:  # pragma: no cover
+    from signal import SIGTERM, signal as _set_handler
 
 from .context import BridgeState
 from .framing import DEFAULT_MAX_FRAME, HEADER_SIZE, ProtocolError
@@ -62,26 +65,54 @@ def _say(message):
     sys.stderr.flush()
 
 
+_DEFAULTS = {"--adapter": "snakepit_bridge.generic", "--protocol": None}
+
+
 def _parse_args(argv):
+    """The command line -> (adapter, protocol or None).
+
+    The usual forms (``--adapter X``, ``--adapter=X``, the same for
+    ``--protocol``) are parsed here; anything else (``--help``, abbreviated
+    options, errors) goes to argparse, imported only then, which prints the
+    help or a usage error (exit code 2).
+    """
+    if argv is None:
+        argv = sys.argv[1:]
+    values = dict(_DEFAULTS)
+    args = iter(argv)
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if not eq:
+            value = next(args, "")
+        # argparse reads a separate value that starts with "-" as an option.
+        if name not in values or not value or (not eq and value[0] == "-"):
+            return _parse_args_argparse(argv)
+        values[name] = value
+    return values["--adapter"], values["--protocol"]
+
+
+def _parse_args_argparse(argv):
+    import argparse
     parser = argparse.ArgumentParser(
         prog="python3 -m snakepit_bridge",
         description="Serve a Snakepit adapter over the worker protocol.")
-    parser.add_argument("--adapter", default="snakepit_bridge.generic",
+    parser.add_argument("--adapter", default=_DEFAULTS["--adapter"],
                         help="module[:ClassName] defining @command functions "
                              "(default: snakepit_bridge.generic)")
-    parser.add_argument("--protocol", default=None,
+    parser.add_argument("--protocol", default=_DEFAULTS["--protocol"],
                         help="native (default, or $SNAKEPIT_PROTOCOL) or snakepit-v0")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    return args.adapter, args.protocol
 
 
 def main(argv=None):
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    _set_handler(SIGTERM, _on_sigterm)
     try:
         sys.stdout.reconfigure(line_buffering=True)
     except (AttributeError, ValueError):
         pass
-    args = _parse_args(argv)
-    protocol = args.protocol or os.environ.get("SNAKEPIT_PROTOCOL") or "native"
+    adapter_spec, protocol = _parse_args(argv)
+    protocol = protocol or os.environ.get("SNAKEPIT_PROTOCOL") or "native"
     try:
         if protocol not in PROTOCOLS:
             raise ConfigError("unknown protocol %r (expected %s)"
@@ -101,7 +132,7 @@ def main(argv=None):
             # host's end of stdout.
             from .v0 import take_over_stdio
             fd_in, fd_out = take_over_stdio()
-        adapter = load_adapter(args.adapter)
+        adapter = load_adapter(adapter_spec)
     except (ConfigError, AdapterError) as exc:
         _say(str(exc))
         return EXIT_CONFIG

@@ -3,30 +3,52 @@
 Output is compact (``,`` and ``:`` separators) UTF-8 with non-ASCII text kept
 as is, like nlohmann::json's ``dump()``. NaN and infinities are refused (they
 are not JSON). Keys keep their insertion order.
+
+The C scanner and encoder of ``_json`` are bound directly, configured exactly
+as ``json.JSONDecoder()`` and ``json.JSONEncoder(separators=(",", ":"),
+ensure_ascii=False, allow_nan=False)`` configure them. Importing ``json``
+itself costs several milliseconds (it compiles regular expressions), so it is
+imported only on rare paths: input ``loads`` cannot take in one C scan
+(surrounding whitespace, invalid JSON), an interpreter without ``_json``.
 """
 
-import json
-import json.encoder
-import json.scanner
+try:
+    import _json
+except ImportError:  # pragma: no cover - CPython always has _json
+    _json = None
 
-_decoder = json.JSONDecoder()
-_scan_once = _decoder.scan_once
-_decode_slow = _decoder.decode
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
-                            allow_nan=False)
+def _decode_slow(text):
+    """JSONDecoder().decode(text): the usual parse and error messages."""
+    import json
+    return json.JSONDecoder().decode(text)
 
-_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-_c_encode_basestring = getattr(json.encoder, "c_encode_basestring", None)
 
-if _c_make_encoder is not None and _c_encode_basestring is not None:
+if _json is not None:
+    class _DecoderConfig:
+        """The attributes _json.make_scanner reads from a JSONDecoder."""
+        strict = True
+        object_hook = None
+        object_pairs_hook = None
+        parse_float = float
+        parse_int = int
+        parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"),
+                          "NaN": float("nan")}.__getitem__
+
+    _scan_once = _json.make_scanner(_DecoderConfig())
+
+    def _default(o):
+        # json.JSONEncoder.default.
+        raise TypeError(f"Object of type {o.__class__.__name__} "
+                        f"is not JSON serializable")
+
     # The C encoder behind JSONEncoder.encode, created once instead of once
     # per call. ``_markers`` detects circular references; it is empty between
     # successful calls and is cleared after a failed one.
     _markers = {}
-    _c_encoder = _c_make_encoder(
-        _markers, _encoder.default, _c_encode_basestring, None,
-        _encoder.key_separator, _encoder.item_separator,
+    _c_encoder = _json.make_encoder(
+        _markers, _default, _json.encode_basestring, None,
+        ":", ",",  # key and item separators
         False,  # sort_keys
         False,  # skipkeys
         False)  # allow_nan
@@ -38,8 +60,11 @@ if _c_make_encoder is not None and _c_encode_basestring is not None:
         except BaseException:
             _markers.clear()
             raise
-else:  # pragma: no cover - CPython always has _json
-    dumps = _encoder.encode
+else:  # pragma: no cover
+    import json as _std_json
+    _scan_once = _std_json.JSONDecoder().scan_once
+    dumps = _std_json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
+                                  allow_nan=False).encode
 
 
 def dumps_bytes(obj):
@@ -47,7 +72,7 @@ def dumps_bytes(obj):
     return dumps(obj).encode("utf-8")
 
 
-def loads(data, _scan=_scan_once, _slow=_decode_slow):
+def loads(data, _scan=_scan_once):
     """UTF-8 JSON (bytes, bytearray or str) -> value. Raises ValueError.
 
     The fast path runs the C scanner directly; anything unusual (leading or
@@ -57,8 +82,11 @@ def loads(data, _scan=_scan_once, _slow=_decode_slow):
     text = data if isinstance(data, str) else str(data, "utf-8")
     try:
         value, end = _scan(text, 0)
-    except StopIteration:
-        return _slow(text)
+    except (StopIteration, SystemError):
+        # SystemError: CPython 3.11's C scanner can raise its
+        # json.decoder.JSONDecodeError only once json.decoder is imported.
+        # The slow path imports it and reports the real error.
+        return _decode_slow(text)
     if end != len(text):
-        return _slow(text)
+        return _decode_slow(text)
     return value

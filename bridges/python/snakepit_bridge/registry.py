@@ -5,9 +5,6 @@ An adapter is either a module whose functions are decorated with ``@command``
 commands (spec ``"package.module:ClassName"``; instantiated once, no args).
 """
 
-import importlib
-import inspect
-
 from .errors import make_error
 
 # The attribute ``@command`` sets on the function it decorates.
@@ -60,51 +57,106 @@ def command_info(obj):
     return info if isinstance(info, CommandInfo) else None
 
 
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY,
-               inspect.Parameter.POSITIONAL_OR_KEYWORD)
-_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            inspect.Parameter.KEYWORD_ONLY)
+# Parameter kinds, numbered like inspect.Parameter's.
+POSITIONAL_ONLY, POSITIONAL_OR_KEYWORD, VAR_POSITIONAL, KEYWORD_ONLY, VAR_KEYWORD = range(5)
+# types.FunctionType and types.MethodType, without importing types.
+_FunctionType = type(command_info)
+_MethodType = type(command_info.__get__(0))
+
+
+def function_parameters(fn):
+    """The parameters of a plain function as inspect.signature gives them:
+    a list of (name, kind, has_default). None if inspect.signature would not
+    read them from ``fn.__code__`` (not a function; ``__wrapped__`` or
+    ``__signature__`` set, e.g. by functools.wraps)."""
+    if type(fn) is not _FunctionType or (
+            "__wrapped__" in fn.__dict__ or "__signature__" in fn.__dict__
+            or "_partialmethod" in fn.__dict__ or "__partialmethod__" in fn.__dict__):
+        return None
+    code = fn.__code__
+    names = code.co_varnames
+    npos = code.co_argcount
+    end = npos + code.co_kwonlyargcount
+    first_default = npos - len(fn.__defaults__ or ())
+    kwdefaults = fn.__kwdefaults__ or ()
+    params = []
+    for i in range(npos):
+        params.append((names[i], POSITIONAL_ONLY if i < code.co_posonlyargcount
+                       else POSITIONAL_OR_KEYWORD, i >= first_default))
+    varargs = code.co_flags & 0x04  # CO_VARARGS
+    if varargs:
+        params.append((names[end], VAR_POSITIONAL, False))
+    for name in names[npos:end]:
+        params.append((name, KEYWORD_ONLY, name in kwdefaults))
+    if code.co_flags & 0x08:  # CO_VARKEYWORDS
+        params.append((names[end + 1 if varargs else end], VAR_KEYWORD, False))
+    return params
+
+
+def read_parameters(fn):
+    """The parameters of ``fn(ctx, **args)`` as inspect.signature(fn) gives
+    them (see function_parameters); None if it has no signature.
+
+    Functions and their bound methods (class adapters) are read from the code
+    object; other callables (functools.partial, callable objects, decorated
+    functions) go through inspect (binding.py, imported only then).
+    """
+    if type(fn) is _MethodType:
+        params = function_parameters(fn.__func__)
+        if params is not None:
+            # inspect._signature_bound_method: the bound first parameter
+            # goes; *args absorbs it; a method with neither has no signature.
+            if not params or params[0][1] > VAR_POSITIONAL:
+                return None
+            return params if params[0][1] == VAR_POSITIONAL else params[1:]
+    else:
+        params = function_parameters(fn)
+        if params is not None:
+            return params
+    from .binding import inspect_parameters
+    return inspect_parameters(fn)
 
 
 class Command:
     """A loaded command: the callable plus a precomputed argument check.
 
-    ``check(ctx, args)`` raises TypeError (from ``Signature.bind``) when
-    ``fn(ctx, **args)`` would not bind. ``Signature.bind`` costs several
-    microseconds, so for ordinary signatures (``ctx`` then keyword-capable
-    parameters and optionally ``**kwargs``) a set comparison decides the
-    common case, and ``bind`` runs only to confirm and word a failure.
+    ``check(ctx, args)`` raises TypeError, worded like ``Signature.bind``'s,
+    when ``fn(ctx, **args)`` would not bind. ``parameters``: (name, kind,
+    has_default) per parameter, read once by read_parameters; None: no
+    signature, no check. For ordinary signatures (``ctx`` then
+    keyword-capable parameters and optionally ``**kwargs``) a set comparison
+    decides the common case; binding.bind runs only to confirm and word a
+    failure.
     """
 
-    __slots__ = ("name", "fn", "streaming", "signature", "_fast",
+    __slots__ = ("name", "fn", "streaming", "parameters", "_fast",
                  "_names", "_required", "_varkw", "_ctx_name")
 
     def __init__(self, name, fn, streaming=False):
         self.name = name
         self.fn = fn
         self.streaming = streaming
-        try:
-            self.signature = inspect.signature(fn)
-        except (TypeError, ValueError):  # some builtins have no signature
-            self.signature = None
         self._fast = False
-        if self.signature is None:
+        self.parameters = params = read_parameters(fn)
+        if not params or params[0][1] > POSITIONAL_OR_KEYWORD:
             return
-        params = list(self.signature.parameters.values())
-        if not params or params[0].kind not in _POSITIONAL:
-            return
-        rest = params[1:]
-        if any(p.kind not in _KEYWORD and p.kind != p.VAR_KEYWORD for p in rest):
-            return
-        self._names = frozenset(p.name for p in rest if p.kind in _KEYWORD)
-        self._required = frozenset(p.name for p in rest
-                                   if p.kind in _KEYWORD and p.default is p.empty)
-        self._varkw = any(p.kind == p.VAR_KEYWORD for p in rest)
+        names = []
+        required = []
+        self._varkw = False
+        for name, kind, has_default in params[1:]:
+            if kind == VAR_KEYWORD:
+                self._varkw = True
+            elif kind == POSITIONAL_ONLY or kind == VAR_POSITIONAL:
+                return
+            else:
+                names.append(name)
+                if not has_default:
+                    required.append(name)
+        self._names = frozenset(names)
+        self._required = frozenset(required)
         # A key equal to a positional-or-keyword ctx parameter's name would
         # bind twice.
-        self._ctx_name = (params[0].name
-                          if params[0].kind == params[0].POSITIONAL_OR_KEYWORD
-                          else None)
+        self._ctx_name = params[0][0] if params[0][1] == POSITIONAL_OR_KEYWORD else None
         self._fast = True
 
     def check(self, ctx, args):
@@ -114,8 +166,17 @@ class Command:
                     and (self._varkw or keys <= self._names)
                     and self._ctx_name not in keys):
                 return
-        if self.signature is not None:
-            self.signature.bind(ctx, **args)
+        if self.parameters is not None:
+            from .binding import bind
+            bind(self.parameters, ctx, args)
+
+    @property
+    def signature(self):
+        """inspect.signature(fn), or None if it has none (imports inspect)."""
+        if self.parameters is None:
+            return None
+        import inspect
+        return inspect.signature(self.fn)
 
     def __repr__(self):
         return "Command(%r)" % self.name
@@ -160,12 +221,27 @@ def commands_of_module(module):
     return _collect(pairs, module.__name__)
 
 
+_type_dict = type.__dict__["__dict__"].__get__
+_type_mro = type.__dict__["__mro__"].__get__
+
+
+def _getattr_static(cls, attr):
+    """inspect.getattr_static(cls, attr, None) for a class: the raw class
+    attribute (no descriptor protocol), from the MRO then the metaclass."""
+    for mro in (_type_mro(cls), _type_mro(type(cls))):
+        for entry in mro:
+            entry_dict = _type_dict(entry)
+            if attr in entry_dict:
+                return entry_dict[attr]
+    return None
+
+
 def commands_of_instance(instance):
     """The commands of a class adapter instance (its decorated methods)."""
     cls = type(instance)
     pairs = []
     for attr in dir(cls):
-        info = command_info(inspect.getattr_static(cls, attr, None))
+        info = command_info(_getattr_static(cls, attr))
         if info is not None:
             pairs.append((attr, getattr(instance, attr), info))
     return _collect(pairs, cls.__qualname__)
@@ -176,6 +252,7 @@ def load_adapter(spec):
     module_name, sep, class_name = spec.partition(":")
     if not module_name or (sep and not class_name):
         raise AdapterError("bad adapter spec %r (expected module[:ClassName])" % spec)
+    import importlib
     try:
         module = importlib.import_module(module_name)
     except BaseException as exc:  # ImportError, SyntaxError, SystemExit, ...

@@ -9,7 +9,6 @@ once (codec.py), names bound to locals.
 import os
 import sys
 import time
-import traceback
 
 from . import __version__
 from .codec import dumps, loads
@@ -27,6 +26,7 @@ def _format_traceback(exc):
     tb = exc.__traceback__
     if tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
+    import traceback  # only now: it costs milliseconds to import
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
@@ -72,6 +72,7 @@ def encode_result(name, value, max_payload):
     try:
         data = dumps(value).encode("utf-8")
     except Exception as exc:
+        import traceback
         err = error_from_exception(
             exc, traceback.format_exc(),
             "result of '%s' is not JSON-serializable: " % name)
