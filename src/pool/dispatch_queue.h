@@ -36,7 +36,6 @@ class DispatchQueue {
   bool empty() const { return items_.empty(); }
   std::size_t size() const { return items_.size(); }
   std::size_t peak() const { return peak_; }
-  std::size_t max_length() const { return max_; }
 
  private:
   Handle track(Handle handle) {

@@ -40,7 +40,6 @@ class Pool final : public WorkerListener {
 
   PoolStats stats() const;
   std::uint64_t next_request_id() { return ++last_request_id_; }
-  const PoolOptions& options() const { return options_; }
 
   // WorkerListener
   void on_worker_ready(Worker& worker) override;

@@ -103,12 +103,8 @@ struct Snakepit::Impl {
       std::lock_guard lock(mutex);
       first = !std::exchange(closed, true);
     }
-    if (on_loop_thread()) {
-      if (first) logger->error("shutdown() called on the loop thread; it completes when the caller returns");
-      if (first) asio::post(io, [this, grace] { pool->shutdown(grace, [this] { finish_stop(); }); });
-      return;
-    }
     if (first) asio::post(io, [this, grace] { pool->shutdown(grace, [this] { finish_stop(); }); });
+    if (on_loop_thread()) return;  // from a callback: completes once the callback returns
     stopped.wait();
     join_loop();
   }

@@ -201,7 +201,6 @@ void Worker::handle_message(WorkerMessage message) {
         return;
       }
       timer_.cancel();
-      hello_ = std::move(message.body);
       state_ = WorkerState::kReady;
       listener_.on_worker_ready(*this);
       return;

@@ -69,7 +69,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
   pid_t pid() const { return pid_; }
   std::uint64_t requests_served() const { return requests_served_; }
   std::optional<std::uint64_t> current_request() const { return current_; }
-  const Json& hello() const { return hello_; }
 
  private:
   void start_reading();
@@ -109,7 +108,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::optional<std::uint64_t> current_;
   std::uint64_t requests_served_ = 0;
   std::optional<Status> kill_reason_;     // why we ended it, if we did
-  Json hello_;
   bool exited_ = false;
 };
 
