@@ -112,7 +112,7 @@ void Pool::on_worker_ready(Worker& worker) {
     worker.stop();
     return;
   }
-  if (phase_ == Phase::kStarting && ++ready_at_start_ == slots_.size()) {
+  if (phase_ == Phase::kStarting && all_ready()) {
     phase_ = Phase::kRunning;
     counters_.set_startup_duration(millis_between(start_time_, Clock::now()));
     if (auto done = std::move(start_done_)) done(Status{});

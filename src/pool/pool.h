@@ -91,7 +91,6 @@ class Pool final : public WorkerListener {
   PoolCounters counters_;
   std::uint64_t last_request_id_ = 0;
   int pending_spawns_ = 0;
-  std::size_t ready_at_start_ = 0;
   std::chrono::steady_clock::time_point start_time_;
   std::function<void(Status)> start_done_;
   Status start_error_;

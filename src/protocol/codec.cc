@@ -27,14 +27,20 @@ class NativeCodec final : public WorkerCodec {
   void encode_start(std::string&, std::string_view) override {}
 
   Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) override {
-    payload_.clear();
-    payload_ += "{\"args\":";
-    payload_ += dump_json(args);
-    payload_ += ",\"command\":";
-    payload_ += dump_json(Json(command));
-    payload_ += '}';
-    if (kHeaderBytes + payload_.size() > max_frame_) return request_too_large(kHeaderBytes + payload_.size(), max_frame_);
-    append_frame(out, FrameKind::kRequest, 0, id, payload_);
+    // Encoded in place after the header; the length is filled in last.
+    const std::size_t start = out.size();
+    append_frame(out, FrameKind::kRequest, 0, id, {});
+    out += "{\"args\":";
+    out += dump_json(args);
+    out += ",\"command\":";
+    out += dump_json(Json(command));
+    out += '}';
+    const std::size_t length = out.size() - start - kLengthBytes;
+    if (length > max_frame_) {
+      out.resize(start);
+      return request_too_large(length, max_frame_);
+    }
+    write_be32(out.data() + start, static_cast<std::uint32_t>(length));
     return {};
   }
   bool encode_cancel(std::string& out, std::uint64_t id) override {
@@ -53,10 +59,10 @@ class NativeCodec final : public WorkerCodec {
   void feed(const char* data, std::size_t size) override { decoder_.append(data, size); }
 
   Result<std::optional<WorkerMessage>> next() override {
-    auto frame = decoder_.next();
+    auto frame = decoder_.next_view();
     if (!frame.ok()) return frame.status();
     if (!frame->has_value()) return std::optional<WorkerMessage>{};
-    Frame& f = **frame;
+    const FrameView& f = **frame;
     WorkerMessage message;
     message.id = f.id;
     switch (f.kind) {
@@ -92,7 +98,6 @@ class NativeCodec final : public WorkerCodec {
  private:
   std::uint32_t max_frame_;
   FrameDecoder decoder_;
-  std::string payload_;
 };
 
 // The original Snakepit protocol: 4-byte length + JSON on stdin/stdout.

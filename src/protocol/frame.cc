@@ -39,10 +39,10 @@ std::string encode_frame(const Frame& frame) {
   return out;
 }
 
-Result<std::optional<Frame>> FrameDecoder::next() {
+Result<std::optional<FrameView>> FrameDecoder::next_view() {
   auto body = buffer_.next();
   if (!body.ok()) return body.status();
-  if (!body->has_value()) return std::optional<Frame>{};
+  if (!body->has_value()) return std::optional<FrameView>{};
   const std::string_view bytes = **body;
   const auto kind = static_cast<std::uint8_t>(bytes[0]);
   const auto flags = static_cast<std::uint8_t>(bytes[1]);
@@ -54,12 +54,8 @@ Result<std::optional<Frame>> FrameDecoder::next() {
     return buffer_.fail(invalid_argument(fmt::format("malformed frame: unknown flags 0x{:02x}", flags),
                                          Json{{"reason", "unknown_flags"}}));
   }
-  Frame frame;
-  frame.kind = static_cast<FrameKind>(kind);
-  frame.flags = flags;
-  frame.id = read_be64(bytes.data() + 4);
-  frame.payload.assign(bytes.substr(kHeaderBytes));
-  return std::optional<Frame>(std::move(frame));
+  return std::optional<FrameView>(
+      FrameView{static_cast<FrameKind>(kind), flags, read_be64(bytes.data() + 4), bytes.substr(kHeaderBytes)});
 }
 
 }  // namespace snakepit::internal

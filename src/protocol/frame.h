@@ -39,6 +39,15 @@ inline constexpr std::uint8_t kKnown = kError;
 inline constexpr std::size_t kLengthBytes = 4;
 inline constexpr std::size_t kHeaderBytes = 12;
 
+// A decoded frame whose payload still lies in the decoder's buffer: valid
+// until the next append() (no copy on the request path).
+struct FrameView {
+  FrameKind kind = FrameKind::kHello;
+  std::uint8_t flags = 0;
+  std::uint64_t id = 0;
+  std::string_view payload;
+};
+
 struct Frame {
   FrameKind kind = FrameKind::kHello;
   std::uint8_t flags = 0;
@@ -61,7 +70,7 @@ class FrameDecoder {
   void append(const char* data, std::size_t size) { buffer_.append(data, size); }
   // The next complete frame, nullopt if more bytes are needed, or
   // InvalidArgument for a malformed or oversized frame.
-  Result<std::optional<Frame>> next();
+  Result<std::optional<FrameView>> next_view();
   std::size_t buffered() const { return buffer_.buffered(); }
 
  private:

@@ -55,11 +55,12 @@ Worker::Worker(asio::io_context& io, WorkerConfig config, int slot, std::string 
       pidfd_(io),
       timer_(io),
       exit_poll_(io),
+      eof_grace_(io),
       read_buffer_(kReadChunk) {}
 
 Worker::~Worker() {
   close_descriptors();
-  if (!exited_ && pid_ > 0) {  // the pool stops workers first; this is the last line of defence
+  if (!exited() && pid_ > 0) {  // the pool stops workers first; this is the last line of defence
     signal_group(pid_, SIGKILL);
     int status;
     ::waitpid(pid_, &status, 0);
@@ -96,10 +97,10 @@ void Worker::attach(ChildProcess child) {
       if (level == spdlog::level::warn) remember_stderr(line);
     };
   };
-  stdout_lines_ = std::make_shared<LineSplitter>(max_line, log_line(spdlog::level::info, "stdout"));
-  stderr_lines_ = std::make_shared<LineSplitter>(max_line, log_line(spdlog::level::warn, "stderr"));
-  if (stdout_.is_open()) capture_output(stdout_, stdout_lines_);
-  capture_output(stderr_, stderr_lines_);
+  stdout_lines_ = std::make_unique<LineSplitter>(max_line, log_line(spdlog::level::info, "stdout"));
+  stderr_lines_ = std::make_unique<LineSplitter>(max_line, log_line(spdlog::level::warn, "stderr"));
+  if (stdout_.is_open()) capture_output(stdout_, stdout_buffer_, *stdout_lines_);
+  capture_output(stderr_, stderr_buffer_, *stderr_lines_);
   watch_exit();
 }
 
@@ -124,7 +125,7 @@ void Worker::cancel(std::uint64_t request_id) {
 }
 
 void Worker::stop() {
-  if (exited_ || state_ == WorkerState::kStopping) return;
+  if (exited() || state_ == WorkerState::kStopping) return;
   const bool busy = current_.has_value();
   state_ = WorkerState::kStopping;
   if (busy) {
@@ -137,17 +138,17 @@ void Worker::stop() {
   // Escalate: SIGTERM to the group after stop_grace, SIGKILL after kill_grace.
   timer_.expires_after(config_.pool->stop_grace);
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec || self->exited_) return;
+    if (ec || self->exited()) return;
     signal_group(self->pid_, SIGTERM);
     self->timer_.expires_after(self->config_.pool->kill_grace);
     self->timer_.async_wait([self](boost::system::error_code ec2) {
-      if (!ec2 && !self->exited_) signal_group(self->pid_, SIGKILL);
+      if (!ec2 && !self->exited()) signal_group(self->pid_, SIGKILL);
     });
   });
 }
 
 void Worker::kill(Status reason) {
-  if (exited_) return;
+  if (exited()) return;
   if (!kill_reason_) kill_reason_ = std::move(reason);
   state_ = WorkerState::kStopping;
   timer_.cancel();
@@ -156,7 +157,7 @@ void Worker::kill(Status reason) {
 
 void Worker::start_reading() {
   from_worker_.async_wait(Wait::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
-    if (!ec && !self->exited_) self->on_readable();
+    if (!ec && !self->exited()) self->on_readable();
   });
 }
 
@@ -175,7 +176,7 @@ void Worker::on_readable() {
         if (!message->has_value()) break;
         handle_message(std::move(**message));
       }
-      if (kill_reason_ || exited_) return;
+      if (kill_reason_ || exited()) return;
       if (static_cast<std::size_t>(n) < read_buffer_.size()) break;  // likely drained: wait again
       continue;
     }
@@ -183,9 +184,9 @@ void Worker::on_readable() {
     if (n < 0 && errno == EAGAIN) break;
     // End of file (or a read error): the worker closed its side. Usually it
     // is exiting; if it is still alive shortly after, it broke the protocol.
-    exit_poll_.expires_after(std::chrono::milliseconds(200));
-    exit_poll_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec || self->exited_ || has_exited(self->pid_)) return;
+    eof_grace_.expires_after(std::chrono::milliseconds(200));
+    eof_grace_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->exited() || has_exited(self->pid_)) return;
       self->protocol_violation(unavailable("closed its protocol output", Json{{"reason", "protocol_eof"}}));
     });
     return;
@@ -250,7 +251,7 @@ void Worker::flush_writes() {
       write_waiting_ = true;
       to_worker_.async_wait(Wait::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
         self->write_waiting_ = false;
-        if (!ec && !self->exited_) self->flush_writes();
+        if (!ec && !self->exited()) self->flush_writes();
       });
       return;
     } else {
@@ -284,18 +285,18 @@ void Worker::watch_exit() {
   });
 }
 
-void Worker::capture_output(asio::posix::stream_descriptor& stream, std::shared_ptr<LineSplitter> lines) {
-  auto buffer = std::make_shared<std::array<char, 4096>>();
-  stream.async_read_some(asio::buffer(*buffer), [self = shared_from_this(), &stream, lines, buffer](
-                                                    boost::system::error_code ec, std::size_t n) {
-    if (n > 0) lines->feed(std::string_view(buffer->data(), n));
+void Worker::capture_output(asio::posix::stream_descriptor& stream, OutputBuffer& buffer, LineSplitter& lines) {
+  // `stream`, `buffer` and `lines` are members: `self` keeps them alive.
+  stream.async_read_some(asio::buffer(buffer), [self = shared_from_this(), &stream, &buffer, &lines](
+                                                   boost::system::error_code ec, std::size_t n) {
+    if (n > 0) lines.feed(std::string_view(buffer.data(), n));
     if (ec) return;  // EOF, or closed by on_exited(), which flushes the lines
-    self->capture_output(stream, lines);
+    self->capture_output(stream, buffer, lines);
   });
 }
 
 void Worker::on_exited() {
-  if (exited_) return;
+  if (exited()) return;
   // Leftovers of the group (grandchildren) go with the leader. The leader is
   // a zombie until reaped below, so its pid (= pgid) cannot be reused yet.
   signal_group(pid_, SIGKILL);
@@ -312,7 +313,6 @@ void Worker::on_exited() {
   while (::waitpid(pid_, &wait_status, 0) < 0 && errno == EINTR) {
   }
   const ExitInfo exit = ExitInfo::from_wait_status(wait_status);
-  exited_ = true;
   const bool was_stopping = state_ == WorkerState::kStopping;
   state_ = WorkerState::kExited;
 
@@ -348,6 +348,7 @@ void Worker::remember_stderr(std::string_view line) {
 void Worker::close_descriptors() {
   timer_.cancel();
   exit_poll_.cancel();
+  eof_grace_.cancel();
   boost::system::error_code ignored;
   for (auto* stream : {&to_worker_, &from_worker_, &pidfd_, &stdout_, &stderr_}) stream->close(ignored);
 }

@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -78,8 +79,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void flush_writes();
   void watch_exit();
   void on_exited();
-  void capture_output(boost::asio::posix::stream_descriptor& stream, std::shared_ptr<LineSplitter> lines);
+  using OutputBuffer = std::array<char, 4096>;
+  void capture_output(boost::asio::posix::stream_descriptor& stream, OutputBuffer& buffer, LineSplitter& lines);
   void close_descriptors();
+  bool exited() const { return state_ == WorkerState::kExited; }
   void remember_stderr(std::string_view line);
 
   WorkerConfig config_;
@@ -97,18 +100,20 @@ class Worker : public std::enable_shared_from_this<Worker> {
   boost::asio::posix::stream_descriptor pidfd_;
   boost::asio::steady_timer timer_;       // start-up, cancel grace, or stop escalation
   boost::asio::steady_timer exit_poll_;   // fallback when the kernel lacks pidfd
+  boost::asio::steady_timer eof_grace_;   // output closed: is the process exiting?
   std::string outbox_;                    // bytes waiting to be written
   bool write_waiting_ = false;
   std::vector<char> read_buffer_;
-  std::shared_ptr<LineSplitter> stdout_lines_;
-  std::shared_ptr<LineSplitter> stderr_lines_;
+  std::unique_ptr<LineSplitter> stdout_lines_;
+  std::unique_ptr<LineSplitter> stderr_lines_;
+  OutputBuffer stdout_buffer_;
+  OutputBuffer stderr_buffer_;
   // The last lines of stderr, attached to the exit cause (why did it die?).
   static constexpr std::size_t kStderrTailLines = 8;
   std::vector<std::string> stderr_tail_;
   std::optional<std::uint64_t> current_;
   std::uint64_t requests_served_ = 0;
   std::optional<Status> kill_reason_;     // why we ended it, if we did
-  bool exited_ = false;
 };
 
 }  // namespace snakepit::internal

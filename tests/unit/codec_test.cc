@@ -31,7 +31,7 @@ TEST(NativeCodecTest, EncodesRequestsWithSortedKeys) {
   ASSERT_TRUE(codec->encode_request(out, 5, "echo", Json{{"b", 1}, {"a", "x"}}).ok());
   FrameDecoder decoder(1 << 20);
   decoder.append(out.data(), out.size());
-  auto frame = decoder.next();
+  auto frame = decoder.next_view();
   ASSERT_TRUE(frame.ok() && frame->has_value());
   EXPECT_EQ((*frame)->kind, FrameKind::kRequest);
   EXPECT_EQ((*frame)->id, 5u);
