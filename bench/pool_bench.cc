@@ -61,24 +61,33 @@ double sequential_start_ms(std::size_t size) {
   return ms_since(start);
 }
 
-// Requests per second with `concurrency` requests kept in flight.
-double ping_throughput(snakepit::Snakepit& pit, int concurrency, int requests) {
+// Requests per second with `concurrency` requests kept in flight: plain
+// execute() when `sessions` is 0, else execute_in_session() spread over that
+// many sessions.
+double ping_throughput(snakepit::Snakepit& pit, int concurrency, int requests, int sessions = 0) {
   std::mutex mutex;
   std::condition_variable done_cv;
   int issued = 0;
   int finished = 0;
   int errors = 0;
-  std::function<void()> issue = [&] {
-    pit.execute_async("ping", Json::object(), [&](snakepit::Result<Json> r) {
-      std::lock_guard lock(mutex);
-      ++finished;
-      if (!r.ok()) ++errors;
-      if (issued < requests) {
-        ++issued;
-        issue();
-      }
-      if (finished == requests) done_cv.notify_one();
-    });
+  std::function<void()> issue;
+  auto next = [&](bool ok) {
+    std::lock_guard lock(mutex);
+    ++finished;
+    if (!ok) ++errors;
+    if (issued < requests) {
+      ++issued;
+      issue();
+    }
+    if (finished == requests) done_cv.notify_one();
+  };
+  issue = [&] {
+    if (sessions == 0) {
+      pit.execute_async("ping", Json::object(), [&next](snakepit::Result<Json> r) { next(r.ok()); });
+    } else {
+      pit.execute_in_session_async(fmt::format("s{}", issued % sessions), "ping", Json::object(),
+                                   [&next](snakepit::Result<snakepit::SessionReply> r) { next(r.ok()); });
+    }
   };
   const auto start = Clock::now();
   {
@@ -113,11 +122,19 @@ int main(int argc, char** argv) {
   auto pit = snakepit::Snakepit::start(pool_options(2));
   if (!pit) return 1;
   for (int concurrency : {1, 8}) {
-    std::vector<double> rps;
-    for (int r = 0; r < rounds; ++r) rps.push_back(ping_throughput(*pit, concurrency, requests));
-    fmt::print(R"({{"scenario":"ping","size":2,"concurrency":{},"requests":{},"throughput_rps":{:.0f},"min_rps":{:.0f},"max_rps":{:.0f}}})" "\n",
-               concurrency, requests, median(rps), *std::min_element(rps.begin(), rps.end()),
-               *std::max_element(rps.begin(), rps.end()));
+    // Plain and session rounds alternate, so both see the same machine.
+    std::vector<double> plain, in_session;
+    for (int r = 0; r < rounds; ++r) {
+      plain.push_back(ping_throughput(*pit, concurrency, requests));
+      in_session.push_back(ping_throughput(*pit, concurrency, requests, 100));
+    }
+    for (const auto& [scenario, rps] : {std::pair{"ping", &plain}, std::pair{"ping_in_session", &in_session}}) {
+      fmt::print(R"({{"scenario":"{}","size":2,"concurrency":{},"requests":{},"throughput_rps":{:.0f},"min_rps":{:.0f},"max_rps":{:.0f}}})" "\n",
+                 scenario, concurrency, requests, median(*rps), *std::min_element(rps->begin(), rps->end()),
+                 *std::max_element(rps->begin(), rps->end()));
+    }
+    fmt::print(R"({{"scenario":"session_cost","concurrency":{},"session_over_plain":{:.3f}}})" "\n", concurrency,
+               median(in_session) / median(plain));
   }
   return 0;
 }

@@ -7,10 +7,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "snakepit/session_store.h"
 
 namespace spdlog {
 class logger;
@@ -71,6 +74,21 @@ struct RestartPolicy {
   Millis window{30000};
 };
 
+// Where a session's requests run (execute_in_session). The first request
+// binds the session to the worker that ran it.
+enum class Affinity {
+  kHint,            // the bound worker if ready, else any worker (the session rebinds)
+  kStrictQueue,     // wait for the bound worker; other requests use the others
+  kStrictFailFast,  // the bound worker or ResourceExhausted (reason worker_busy)
+};
+// In strict modes, a session whose worker died or was recycled gets
+// Unavailable (reason session_worker_lost) until it is unbound
+// (Snakepit::unbind_session) or a hint-mode request rebinds it: the worker's
+// in-memory state is gone, and the caller must know.
+
+std::string_view affinity_name(Affinity affinity);  // "hint", "strict_queue", "strict_fail_fast"
+std::optional<Affinity> affinity_from_name(std::string_view name);
+
 struct PoolOptions {
   std::string name = "default";
   std::size_t size = 0;  // 0: 2 × hardware threads
@@ -85,10 +103,22 @@ struct PoolOptions {
   Millis kill_grace{2000};    // after SIGTERM, SIGKILL to the process group
   std::uint32_t max_frame_bytes = 64u << 20;  // both directions
   std::size_t max_log_line = 4096;            // worker stdout/stderr lines are cut here
+  Affinity affinity = Affinity::kHint;        // of session requests; overridable per call
+};
+
+struct SessionOptions {
+  // The store holding sessions. Null: an in-memory store with `limits`.
+  std::shared_ptr<SessionStore> store;
+  SessionLimits limits;
+  // Expired sessions are swept on the loop every `sweep_interval`, spending
+  // at most `sweep_budget` each time (they are also dropped when touched).
+  Millis sweep_interval{1000};
+  std::chrono::microseconds sweep_budget{2000};
 };
 
 struct Options {
   PoolOptions pool;
+  SessionOptions sessions;
   // Where logs go, worker output included. Null: a logger named "snakepit"
   // writing to stderr at level warn.
   std::shared_ptr<spdlog::logger> logger;

@@ -6,6 +6,7 @@
 //   auto pit = snakepit::Snakepit::start(opts);
 //   if (!pit) { fmt::print(stderr, "{}\n", pit.error()); return 1; }
 //   auto r = pit->execute("ping", {{"test", true}});
+//   auto s = pit->execute_in_session("user-42", "session_put", {{"key", "k"}, {"value", 1}});
 //
 // Thread-safety: every method may be called from any thread. Async callbacks
 // run on the pool's event-loop thread and must not block or throw; use
@@ -23,6 +24,7 @@
 
 #include "snakepit/json.h"
 #include "snakepit/options.h"
+#include "snakepit/session_store.h"
 #include "snakepit/stats.h"
 #include "snakepit/status.h"
 
@@ -35,9 +37,25 @@ struct ExecuteOptions {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   // May be run again on another worker if its worker dies mid-request.
   bool idempotent = false;
+  // Session requests: overrides the pool's affinity mode for this call.
+  std::optional<Affinity> affinity;
 };
 
 using ExecuteCallback = std::function<void(Result<Json>)>;
+
+// The result of a session request, and where it ran.
+struct SessionReply {
+  Json value;
+  std::string worker_id;  // the worker that ran it; the session is bound to it now
+  int worker_pid = 0;
+  bool session_created = false;  // this request created the session
+  // Hint affinity moved the session here from this worker (it was busy, or
+  // gone with its in-memory state); empty when the session stayed.
+  std::string previous_worker_id;
+  bool worker_changed() const { return !previous_worker_id.empty(); }
+};
+
+using SessionCallback = std::function<void(Result<SessionReply>)>;
 
 class Snakepit {
  public:
@@ -62,6 +80,28 @@ class Snakepit {
                      const ExecuteOptions& options = {});
   std::future<Result<Json>> execute_future(std::string command, Json args = Json::object(),
                                            const ExecuteOptions& options = {});
+
+  // Runs `command` in a session, creating the session on first use, on the
+  // worker its affinity mode picks (PoolOptions::affinity, or
+  // options.affinity). The command sees the session id and its data
+  // (ctx.session in the Python bridge). Errors: those of execute(), and
+  // InvalidArgument (bad session id), ResourceExhausted (reason
+  // session_quota; reason worker_busy in strict_fail_fast), Unavailable
+  // (reason session_worker_lost in strict modes: see Affinity).
+  Result<SessionReply> execute_in_session(const std::string& session_id, const std::string& command,
+                                          Json args = Json::object(), const ExecuteOptions& options = {});
+  // As execute_in_session(); `done` is called exactly once, on the loop thread.
+  void execute_in_session_async(std::string session_id, std::string command, Json args, SessionCallback done,
+                                const ExecuteOptions& options = {});
+  std::future<Result<SessionReply>> execute_in_session_future(std::string session_id, std::string command,
+                                                              Json args = Json::object(),
+                                                              const ExecuteOptions& options = {});
+  // Forgets the session's worker: its next request binds it anew (what a
+  // caller does after session_worker_lost). Errors: NotFound, InvalidArgument.
+  Status unbind_session(std::string_view session_id);
+  // The session store: data, listing, deletion. Thread-safe. Null only for
+  // a moved-from Snakepit.
+  std::shared_ptr<SessionStore> sessions() const;
 
   PoolStats stats() const;
   std::vector<WorkerInfo> list_workers() const;

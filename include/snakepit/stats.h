@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "snakepit/json.h"
+#include "snakepit/session_store.h"
 
 namespace snakepit {
 
@@ -52,6 +53,14 @@ struct PoolStats {
   std::uint64_t restarts = 0;
   std::map<std::string, std::uint64_t> restart_reasons;
   std::chrono::milliseconds startup_duration{0};
+
+  // Session requests: ran on their bound worker / could not (busy or gone) /
+  // moved the session to another worker / refused with session_worker_lost.
+  std::uint64_t affinity_hits = 0;
+  std::uint64_t affinity_misses = 0;
+  std::uint64_t affinity_rebinds = 0;
+  std::uint64_t affinity_worker_lost = 0;
+  SessionStoreStats sessions;
 
   std::vector<WorkerInfo> workers;
 };

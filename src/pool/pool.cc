@@ -22,14 +22,25 @@ Millis millis_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration_cast<Millis>(to - from);
 }
 
+Status session_worker_lost(const Request& request) {
+  return unavailable(fmt::format("session {} was bound to worker {}, which is gone with its in-memory state; "
+                                 "unbind the session or use hint affinity to go on with another worker",
+                                 request.session_id, request.bound_worker),
+                     Json{{"reason", "session_worker_lost"},
+                          {"session_id", request.session_id},
+                          {"worker_id", request.bound_worker}});
+}
+
 }  // namespace
 
-Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher)
+Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher,
+           std::shared_ptr<SessionStore> sessions)
     : io_(io),
       options_(std::move(options)),
       logger_(std::move(logger)),
       launcher_(launcher),
-      queue_(options_.max_queue),
+      sessions_(sessions),
+      host_calls_(std::move(sessions)),
       grace_timer_(io) {
   spawn_spec_.executable = options_.adapter.executable;
   spawn_spec_.argv.push_back(options_.adapter.executable);
@@ -117,6 +128,7 @@ void Pool::on_worker_ready(Worker& worker) {
     counters_.set_startup_duration(millis_between(start_time_, Clock::now()));
     if (auto done = std::move(start_done_)) done(Status{});
   }
+  live_[worker.id()] = &worker;
   worker_idle(worker);
   check_ready_waiters();
 }
@@ -132,9 +144,16 @@ void Pool::submit(RequestPtr request) {
                                       Json{{"reason", "deadline"}}));
     return;
   }
-  if (!idle_.empty()) {
-    Worker* worker = idle_.back();
-    if (run(*worker, std::move(request))) idle_.pop_back();
+  if (!request->session_id.empty()) {
+    submit_in_session(std::move(request));
+    return;
+  }
+  dispatch(std::move(request));
+}
+
+void Pool::dispatch(RequestPtr request) {
+  if (Worker* worker = pop_idle()) {
+    if (!run(*worker, std::move(request))) push_idle(*worker);
     return;
   }
   if (!any_slot_alive()) {
@@ -142,19 +161,85 @@ void Pool::submit(RequestPtr request) {
                                 Json{{"reason", "no_workers"}}));
     return;
   }
-  enqueue(std::move(request));
+  enqueue(std::move(request), -1);
 }
 
-void Pool::enqueue(RequestPtr request) {
-  auto position = queue_.push_back(request);
-  if (!position) {
+// The session's bound worker if the affinity mode allows, else any worker.
+void Pool::submit_in_session(RequestPtr request) {
+  auto session = sessions_->get_or_create(request->session_id, &request->session_created);
+  if (!session.ok()) {
+    finish(request, session.status());
+    return;
+  }
+  request->bound_worker = std::move(session->worker_id);
+  if (request->bound_worker.empty()) {
+    dispatch(std::move(request));
+    return;
+  }
+  const Affinity mode = request->affinity.value_or(options_.affinity);
+  const auto live = live_.find(request->bound_worker);
+  if (live == live_.end()) {
+    if (mode == Affinity::kHint) {
+      counters_.affinity_miss();
+      dispatch(std::move(request));
+    } else {
+      counters_.affinity_worker_lost();
+      finish(request, session_worker_lost(*request));
+    }
+    return;
+  }
+  Worker& bound = *live->second;
+  if (take_idle(bound)) {
+    counters_.affinity_hit();
+    if (!run(bound, request)) push_idle(bound);
+    return;
+  }
+  switch (mode) {
+    case Affinity::kHint:
+      counters_.affinity_miss();
+      dispatch(std::move(request));
+      return;
+    case Affinity::kStrictQueue:
+      counters_.affinity_hit();
+      enqueue(std::move(request), bound.slot());
+      return;
+    case Affinity::kStrictFailFast:
+      counters_.affinity_miss();
+      finish(request, resource_exhausted(fmt::format("session {}: its worker {} is busy (affinity strict_fail_fast)",
+                                                     request->session_id, request->bound_worker),
+                                         Json{{"reason", "worker_busy"},
+                                              {"session_id", request->session_id},
+                                              {"worker_id", request->bound_worker}}));
+      return;
+  }
+}
+
+// Records where a session request runs, and moves the session there.
+void Pool::note_session_worker(Request& request, const Worker& worker) {
+  request.worker_id = worker.id();
+  request.worker_pid = worker.pid();
+  if (request.bound_worker == worker.id()) return;
+  if (!request.bound_worker.empty()) {
+    counters_.affinity_rebind();
+    request.previous_worker = request.bound_worker;
+  }
+  // NotFound when the session was deleted meanwhile: the request still runs.
+  (void)sessions_->bind(request.session_id, worker.id());
+  request.bound_worker = worker.id();
+}
+
+void Pool::enqueue(RequestPtr request, int pinned_slot) {
+  if (queued_ >= options_.max_queue) {
     counters_.saturated();
     finish(request, resource_exhausted(
-                        fmt::format("pool {} is saturated: {} requests already queued", options_.name, queue_.size()),
+                        fmt::format("pool {} is saturated: {} requests already queued", options_.name, queued_),
                         Json{{"reason", "queue_full"}, {"max_queue", options_.max_queue}}));
     return;
   }
-  request->queue_position = *position;
+  auto& queue = pinned_slot < 0 ? queue_ : slots_[pinned_slot]->pinned;
+  request->queue_position = queue.push_back(request);
+  request->pinned_slot = pinned_slot;
+  queue_peak_ = std::max(queue_peak_, ++queued_);
   request->queued_at = Clock::now();
   const auto queue_deadline = request->queued_at + options_.queue_timeout;
   const bool queue_timeout_first = queue_deadline < request->deadline;
@@ -163,8 +248,7 @@ void Pool::enqueue(RequestPtr request) {
                                 boost::system::error_code ec) {
     auto r = weak.lock();
     if (ec || !r || !r->queue_position) return;
-    queue_.remove(*r->queue_position);
-    r->queue_position.reset();
+    unqueue(*r);
     if (queue_timeout_first) counters_.queue_timeout();
     const auto waited = millis_between(r->queued_at, Clock::now()).count();
     finish(r, deadline_exceeded(
@@ -175,12 +259,21 @@ void Pool::enqueue(RequestPtr request) {
   });
 }
 
+void Pool::unqueue(Request& request) {
+  auto& queue = request.pinned_slot < 0 ? queue_ : slots_[request.pinned_slot]->pinned;
+  queue.remove(*request.queue_position);
+  request.queue_position.reset();
+  --queued_;
+}
+
 bool Pool::run(Worker& worker, RequestPtr request) {
   request->queue_position.reset();
-  if (auto status = worker.send_request(request->id, request->command, request->args); !status.ok()) {
+  if (auto status = worker.send_request(request->id, request->command, request->args, request->session_id);
+      !status.ok()) {
     finish(request, std::move(status));
     return false;
   }
+  if (!request->session_id.empty()) note_session_worker(*request, worker);
   Slot& slot = *slots_[worker.slot()];
   request->worker_slot = worker.slot();
   ++request->attempts;
@@ -210,15 +303,54 @@ void Pool::on_worker_response(Worker& worker, std::uint64_t request_id, Result<J
   worker_idle(worker);
 }
 
+void Pool::on_worker_call(Worker& worker, std::uint64_t call_id, Json call) {
+  const RequestPtr& request = slots_[worker.slot()]->running;
+  const std::string_view session = request ? std::string_view(request->session_id) : std::string_view{};
+  worker.send_reply(call_id, host_calls_.handle(session, call));
+}
+
+// Requests pinned to this worker first, then the shared queue.
 void Pool::worker_idle(Worker& worker) {
   if (phase_ != Phase::kRunning && phase_ != Phase::kStarting) return;
-  while (auto next = queue_.pop_front()) {
-    RequestPtr request = std::move(*next);
-    request->queue_position.reset();
-    if (request->finished) continue;
-    if (run(worker, std::move(request))) return;
+  for (auto* queue : {&slots_[worker.slot()]->pinned, &queue_}) {
+    while (auto next = queue->pop_front()) {
+      --queued_;
+      RequestPtr request = std::move(*next);
+      request->queue_position.reset();
+      if (request->finished) continue;
+      if (run(worker, std::move(request))) return;
+    }
   }
+  push_idle(worker);
+}
+
+void Pool::push_idle(Worker& worker) {
+  slots_[worker.slot()]->idle_index = idle_.size();
   idle_.push_back(&worker);
+}
+
+Worker* Pool::pop_idle() {
+  if (idle_.empty()) return nullptr;
+  Worker* worker = idle_.back();
+  idle_.pop_back();
+  slots_[worker->slot()]->idle_index = kNotIdle;
+  return worker;
+}
+
+bool Pool::take_idle(Worker& worker) {
+  std::size_t& index = slots_[worker.slot()]->idle_index;
+  if (index == kNotIdle || idle_[index] != &worker) return false;
+  Worker* last = idle_.back();
+  idle_[index] = last;
+  slots_[last->slot()]->idle_index = index;
+  idle_.pop_back();
+  index = kNotIdle;
+  return true;
+}
+
+void Pool::clear_idle() {
+  while (pop_idle() != nullptr) {
+  }
 }
 
 void Pool::finish(const RequestPtr& request, Result<Json> result) {
@@ -228,7 +360,7 @@ void Pool::finish(const RequestPtr& request, Result<Json> result) {
   counters_.request_finished(result.status());
   auto done = std::move(request->done);
   try {
-    done(std::move(result));
+    done(std::move(result), request.get());
   } catch (const std::exception& e) {
     logger_->error("a request callback threw (callbacks must not throw): {}", e.what());
   } catch (...) {
@@ -240,16 +372,20 @@ void Pool::on_worker_exit(Worker& worker, const Status& cause) {
   const int index = worker.slot();
   Slot& slot = *slots_[index];
   if (slot.worker.get() != &worker) return;
-  std::erase(idle_, &worker);
+  take_idle(worker);
+  live_.erase(worker.id());
   auto self = std::move(slot.worker);  // keeps `worker` alive through this function
   slot.last_exit = cause.message();
+  fail_pinned(slot);
   if (RequestPtr request = std::move(slot.running); request && !request->finished) {
     const bool retry = request->idempotent && request->attempts < 2 && phase_ == Phase::kRunning &&
                        Clock::now() < request->deadline;
     if (retry) {
       counters_.retried();
       request->worker_slot = -1;
+      request->pinned_slot = -1;
       request->queue_position = queue_.push_front(request);
+      queue_peak_ = std::max(queue_peak_, ++queued_);
     } else {
       finish(request, Status(Code::kUnavailable,
                              fmt::format("request {} ('{}') lost its worker: {}", request->id, request->command,
@@ -266,10 +402,8 @@ void Pool::on_worker_exit(Worker& worker, const Status& cause) {
       logger_->warn("{}", cause.message());
       schedule_restart(index, cause);
       // A retried request may be first in line while other workers are idle.
-      if (!queue_.empty() && !idle_.empty()) {
-        Worker* idle = idle_.back();
-        idle_.pop_back();
-        worker_idle(*idle);
+      if (!queue_.empty()) {
+        if (Worker* idle = pop_idle()) worker_idle(*idle);
       }
       return;
     default:
@@ -302,8 +436,27 @@ void Pool::schedule_restart(int index, const Status& cause) {
 
 void Pool::fail_queue(const Status& status) {
   while (auto next = queue_.pop_front()) {
+    --queued_;
     (*next)->queue_position.reset();
     finish(*next, status);
+  }
+  for (auto& slot : slots_) {
+    while (auto next = slot->pinned.pop_front()) {
+      --queued_;
+      (*next)->queue_position.reset();
+      finish(*next, status);
+    }
+  }
+}
+
+// Requests waiting for a worker that is gone: its in-memory state is lost.
+void Pool::fail_pinned(Slot& slot) {
+  while (auto next = slot.pinned.pop_front()) {
+    --queued_;
+    RequestPtr request = std::move(*next);
+    request->queue_position.reset();
+    counters_.affinity_worker_lost();
+    finish(request, session_worker_lost(*request));
   }
 }
 
@@ -320,7 +473,7 @@ void Pool::shutdown(Millis grace, std::function<void()> done) {
     start_error_ = unavailable("pool was shut down during start-up", Json{{"reason", "pool_stopping"}});
   }
   fail_queue(unavailable(fmt::format("pool {} is shutting down", options_.name), Json{{"reason", "pool_stopping"}}));
-  idle_.clear();
+  clear_idle();
   for (auto& slot : slots_) {
     slot->restart_timer.cancel();
     if (slot->worker && (!slot->running || slot->running->finished)) slot->worker->stop();
@@ -400,8 +553,8 @@ PoolStats Pool::stats() const {
   stats.pool = options_.name;
   stats.size = slots_.size();
   counters_.fill(stats);
-  stats.queue_depth = queue_.size();
-  stats.queue_peak = queue_.peak();
+  stats.queue_depth = queued_;
+  stats.queue_peak = queue_peak_;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     const Slot& slot = *slots_[i];
     WorkerInfo info;

@@ -1,6 +1,7 @@
-// Pool: the worker slots of one adapter configuration, the dispatch queue and
-// supervision (restart with backoff and an intensity limit). Loop-only: every
-// method runs on the event-loop thread; the facade posts into it.
+// Pool: the worker slots of one adapter configuration, the dispatch queue,
+// session affinity, and supervision (restart with backoff and an intensity
+// limit). Loop-only: every method runs on the event-loop thread; the facade
+// posts into it.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -9,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/backoff.h"
@@ -17,6 +19,7 @@
 #include "pool/pool_counters.h"
 #include "pool/request.h"
 #include "process/launcher.h"
+#include "session/host_calls.h"
 #include "worker/worker.h"
 
 namespace snakepit::internal {
@@ -24,13 +27,15 @@ namespace snakepit::internal {
 class Pool final : public WorkerListener {
  public:
   // REQUIRES: `options` validated, adapter executable resolved to a path.
-  Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher);
+  Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher,
+       std::shared_ptr<SessionStore> sessions);
   ~Pool() override;
 
   // Starts every worker concurrently. `done` gets Ok once all are ready, or
   // the first failure once every process of the pool is gone.
   void start(std::function<void(Status)> done);
   // Runs, queues or rejects the request; its callback fires exactly once.
+  // A request with a session_id follows the session's affinity.
   void submit(RequestPtr request);
   // Completes with Ok once every non-failed slot has a live worker, or
   // DeadlineExceeded at `deadline`.
@@ -44,10 +49,12 @@ class Pool final : public WorkerListener {
   // WorkerListener
   void on_worker_ready(Worker& worker) override;
   void on_worker_response(Worker& worker, std::uint64_t request_id, Result<Json> result) override;
+  void on_worker_call(Worker& worker, std::uint64_t call_id, Json call) override;
   void on_worker_exit(Worker& worker, const Status& cause) override;
 
  private:
   enum class Phase { kIdle, kStarting, kRunning, kStopping, kStopped };
+  static constexpr std::size_t kNotIdle = SIZE_MAX;
 
   struct Slot {
     explicit Slot(boost::asio::io_context& io, const RestartPolicy& policy) : tracker(policy), restart_timer(io) {}
@@ -57,6 +64,8 @@ class Pool final : public WorkerListener {
     int restarts = 0;
     std::string last_exit;
     RequestPtr running;  // the request its worker runs (kept after a deadline until the worker answers)
+    DispatchQueue<RequestPtr> pinned;  // strict_queue requests waiting for this worker
+    std::size_t idle_index = kNotIdle;           // position in idle_
     RestartTracker tracker;
     boost::asio::steady_timer restart_timer;
   };
@@ -66,8 +75,18 @@ class Pool final : public WorkerListener {
   // Sends the request to `worker`; false (request finished with an error,
   // worker still idle) when it cannot be sent.
   bool run(Worker& worker, RequestPtr request);
-  void enqueue(RequestPtr request);
+  // Runs on any idle worker, or queues.
+  void dispatch(RequestPtr request);
+  void submit_in_session(RequestPtr request);
+  void note_session_worker(Request& request, const Worker& worker);
+  // Queues for any worker (pinned_slot < 0) or for one slot's worker.
+  void enqueue(RequestPtr request, int pinned_slot);
+  void unqueue(Request& request);
   void worker_idle(Worker& worker);
+  void push_idle(Worker& worker);
+  Worker* pop_idle();
+  bool take_idle(Worker& worker);  // removes `worker` from idle_ if there
+  void clear_idle();
   void finish(const RequestPtr& request, Result<Json> result);
   void schedule_restart(int slot, const Status& cause);
   void fail_start(Status cause);
@@ -77,6 +96,7 @@ class Pool final : public WorkerListener {
   bool all_ready() const;
   bool any_slot_alive() const;
   void fail_queue(const Status& status);
+  void fail_pinned(Slot& slot);
 
   boost::asio::io_context& io_;
   PoolOptions options_;
@@ -88,6 +108,11 @@ class Pool final : public WorkerListener {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Worker*> idle_;
   DispatchQueue<RequestPtr> queue_;
+  std::size_t queued_ = 0;  // in queue_ and every slot's pinned queue; at most max_queue
+  std::size_t queue_peak_ = 0;
+  std::unordered_map<std::string, Worker*> live_;  // ready or busy workers by id
+  std::shared_ptr<SessionStore> sessions_;
+  HostCalls host_calls_;
   PoolCounters counters_;
   std::uint64_t last_request_id_ = 0;
   int pending_spawns_ = 0;

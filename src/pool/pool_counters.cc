@@ -26,6 +26,10 @@ void PoolCounters::fill(PoolStats& stats) const {
   stats.restarts = restarts_;
   stats.restart_reasons = restart_reasons_;
   stats.startup_duration = startup_duration_;
+  stats.affinity_hits = affinity_hits_;
+  stats.affinity_misses = affinity_misses_;
+  stats.affinity_rebinds = affinity_rebinds_;
+  stats.affinity_worker_lost = affinity_worker_lost_;
 }
 
 }  // namespace snakepit::internal

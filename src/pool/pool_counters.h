@@ -19,6 +19,10 @@ class PoolCounters {
   void retried() { ++retries_; }
   void restarted(const std::string& reason);
   void set_startup_duration(std::chrono::milliseconds d) { startup_duration_ = d; }
+  void affinity_hit() { ++affinity_hits_; }
+  void affinity_miss() { ++affinity_misses_; }
+  void affinity_rebind() { ++affinity_rebinds_; }
+  void affinity_worker_lost() { ++affinity_worker_lost_; }
 
   // Fills the counter fields of `stats` (not the worker or queue fields).
   void fill(PoolStats& stats) const;
@@ -33,6 +37,10 @@ class PoolCounters {
   std::uint64_t restarts_ = 0;
   std::map<std::string, std::uint64_t> restart_reasons_;
   std::chrono::milliseconds startup_duration_{0};
+  std::uint64_t affinity_hits_ = 0;
+  std::uint64_t affinity_misses_ = 0;
+  std::uint64_t affinity_rebinds_ = 0;
+  std::uint64_t affinity_worker_lost_ = 0;
 };
 
 }  // namespace snakepit::internal

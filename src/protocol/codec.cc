@@ -26,7 +26,8 @@ class NativeCodec final : public WorkerCodec {
 
   void encode_start(std::string&, std::string_view) override {}
 
-  Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) override {
+  Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args,
+                        std::string_view session) override {
     // Encoded in place after the header; the length is filled in last.
     const std::size_t start = out.size();
     append_frame(out, FrameKind::kRequest, 0, id, {});
@@ -34,6 +35,10 @@ class NativeCodec final : public WorkerCodec {
     out += dump_json(args);
     out += ",\"command\":";
     out += dump_json(Json(command));
+    if (!session.empty()) {
+      out += ",\"session\":";
+      out += dump_json(Json(session));
+    }
     out += '}';
     const std::size_t length = out.size() - start - kLengthBytes;
     if (length > max_frame_) {
@@ -42,6 +47,17 @@ class NativeCodec final : public WorkerCodec {
     }
     write_be32(out.data() + start, static_cast<std::uint32_t>(length));
     return {};
+  }
+  bool encode_reply(std::string& out, std::uint64_t id, const Result<Json>& result) override {
+    const bool ok = result.ok();
+    std::string payload = dump_json(ok ? *result : error_object(result.status()));
+    if (payload.size() + kHeaderBytes > max_frame_) {
+      return encode_reply(out, id, resource_exhausted(fmt::format("reply of {} bytes exceeds the {}-byte frame limit",
+                                                                  payload.size(), max_frame_),
+                                                      Json{{"reason", "reply_too_large"}}));
+    }
+    append_frame(out, FrameKind::kReply, ok ? 0 : frame_flags::kError, id, payload);
+    return true;
   }
   bool encode_cancel(std::string& out, std::uint64_t id) override {
     append_frame(out, FrameKind::kCancel, 0, id, {});
@@ -88,6 +104,13 @@ class NativeCodec final : public WorkerCodec {
       case FrameKind::kPong:
         message.type = WorkerMessage::Type::kPong;
         break;
+      case FrameKind::kCall: {
+        auto body = parse_json(f.payload);
+        if (!body) return protocol_error("call payload is not valid JSON", "bad_json");
+        message.type = WorkerMessage::Type::kCall;
+        message.body = std::move(*body);
+        break;
+      }
       default:
         return protocol_error(fmt::format("unexpected '{}' frame from worker", frame_kind_name(f.kind)),
                               "unexpected_frame");
@@ -106,10 +129,11 @@ class V0Codec final : public WorkerCodec {
   explicit V0Codec(std::uint32_t max_frame) : max_frame_(max_frame), buffer_(0, max_frame) {}
 
   void encode_start(std::string& out, std::string_view worker_id) override {
-    (void)encode_request(out, kInitId, "ping", Json{{"worker_id", worker_id}, {"initialization", true}});
+    (void)encode_request(out, kInitId, "ping", Json{{"worker_id", worker_id}, {"initialization", true}}, {});
   }
 
-  Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) override {
+  Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args,
+                        std::string_view /*session: v0 has no sessions*/) override {
     const Json message = {{"id", id},
                           {"command", command},
                           {"args", args},
@@ -122,6 +146,7 @@ class V0Codec final : public WorkerCodec {
     out += text;
     return {};
   }
+  bool encode_reply(std::string&, std::uint64_t, const Result<Json>&) override { return false; }
   bool encode_cancel(std::string&, std::uint64_t) override { return false; }
   bool encode_ping(std::string&, std::uint64_t) override { return false; }
   bool encode_shutdown(std::string&) override { return false; }
@@ -185,6 +210,12 @@ Status request_too_large(std::size_t bytes, std::uint32_t max_frame_bytes) {
       Json{{"reason", "request_too_large"}, {"bytes", bytes}, {"max_frame_bytes", max_frame_bytes}});
 }
 
+Json error_object(const Status& status) {
+  Json error = {{"code", code_name(status.code())}, {"message", status.message()}};
+  if (status.details().is_object() && !status.details().empty()) error["details"] = status.details();
+  return error;
+}
+
 Status remote_error_status(const Json& error, std::string_view worker_id) {
   Code code = Code::kInternal;
   std::string message = "command failed";
@@ -195,6 +226,7 @@ Status remote_error_status(const Json& error, std::string_view worker_id) {
       if (code == Code::kOk) code = Code::kInternal;
     }
     if (auto it = error.find("message"); it != error.end() && it->is_string()) message = it->get<std::string>();
+    if (auto it = error.find("details"); it != error.end() && it->is_object()) details = *it;
     for (const char* key : {"type", "traceback"}) {
       if (auto it = error.find(key); it != error.end()) details[key] = *it;
     }

@@ -17,11 +17,12 @@
 namespace snakepit::internal {
 
 struct WorkerMessage {
-  enum class Type { kHello, kResponse, kPong };
+  enum class Type { kHello, kResponse, kPong, kCall };
   Type type = Type::kResponse;
   std::uint64_t id = 0;
   bool is_error = false;  // kResponse: body is an error object
-  Json body;              // kHello: the hello object; kResponse: result or error object
+  Json body;              // kHello: the hello object; kResponse: result or error object;
+                          // kCall: the call payload (any JSON; its shape is checked by the host)
 };
 
 class WorkerCodec {
@@ -32,7 +33,12 @@ class WorkerCodec {
   virtual void encode_start(std::string& out, std::string_view worker_id) = 0;
   // Errors: ResourceExhausted (reason request_too_large) when the encoded
   // request exceeds the frame limit; nothing is appended then.
-  virtual Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args) = 0;
+  // `session` is left out of the request when empty.
+  virtual Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args,
+                                std::string_view session = {}) = 0;
+  // The answer to a worker's call; an error becomes an error object. A
+  // result above the frame limit is replaced by a ResourceExhausted error.
+  virtual bool encode_reply(std::string& out, std::uint64_t id, const Result<Json>& result) = 0;
   // Each returns false when the protocol has no such message.
   virtual bool encode_cancel(std::string& out, std::uint64_t id) = 0;
   virtual bool encode_ping(std::string& out, std::uint64_t nonce) = 0;
@@ -51,6 +57,9 @@ std::string dump_json(const Json& value);
 
 // The error for a request whose encoding exceeds the frame limit.
 Status request_too_large(std::size_t bytes, std::uint32_t max_frame_bytes);
+
+// The wire error object of a Status (docs/protocol.md "Error object").
+Json error_object(const Status& status);
 
 // Status for an error object a worker returned (docs/protocol.md "Error object").
 Status remote_error_status(const Json& error, std::string_view worker_id);

@@ -4,6 +4,29 @@
 
 #include <fmt/format.h>
 
+namespace snakepit {
+
+namespace {
+constexpr std::pair<Affinity, std::string_view> kAffinityNames[] = {
+    {Affinity::kHint, "hint"}, {Affinity::kStrictQueue, "strict_queue"}, {Affinity::kStrictFailFast, "strict_fail_fast"}};
+}  // namespace
+
+std::string_view affinity_name(Affinity affinity) {
+  for (const auto& [value, name] : kAffinityNames) {
+    if (value == affinity) return name;
+  }
+  return "unknown";
+}
+
+std::optional<Affinity> affinity_from_name(std::string_view name) {
+  for (const auto& [value, known] : kAffinityNames) {
+    if (known == name) return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace snakepit
+
 namespace snakepit::internal {
 namespace {
 
@@ -39,6 +62,8 @@ Status normalize_options(Options& options) {
                   pool.restart.backoff_initial.count(), kHour),
       check_range("pool.restart.max_restarts", pool.restart.max_restarts, 0, 1'000'000),
       check_range("pool.restart.window_ms", pool.restart.window.count(), 1, 24 * kHour),
+      check_range("sessions.sweep_interval_ms", options.sessions.sweep_interval.count(), 1, kHour),
+      check_range("sessions.sweep_budget_us", options.sessions.sweep_budget.count(), 1, 1'000'000),
   };
   for (const auto& status : checks) {
     if (!status.ok()) return status;

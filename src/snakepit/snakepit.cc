@@ -1,10 +1,11 @@
-// The facade: owns the event-loop thread, the launcher and the pool, and turns
-// thread-safe public calls into work posted to the loop.
+// The facade: owns the event-loop thread, the launcher, the pool and the
+// session store, and turns thread-safe public calls into work posted to the loop.
 #include "snakepit/snakepit.h"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <thread>
 
 #include <fmt/format.h>
@@ -66,13 +67,15 @@ struct Snakepit::Impl {
 
   bool on_loop_thread() const { return std::this_thread::get_id() == loop_thread_id; }
 
-  void submit(std::string command, Json args, ExecuteCallback done, const ExecuteOptions& opts) {
+  // `session` empty: a plain request.
+  void submit(std::string session, std::string command, Json args, internal::RequestCallback done,
+              const ExecuteOptions& opts) {
     const auto now = std::chrono::steady_clock::now();
     auto deadline = now + opts.timeout.value_or(options.pool.request_timeout);
     if (opts.deadline && *opts.deadline < deadline) deadline = *opts.deadline;
-    auto request = [this, command = std::move(command), args = std::move(args),
+    auto request = [this, session = std::move(session), command = std::move(command), args = std::move(args),
                     done = internal::OnceCallback(std::move(done)), idempotent = opts.idempotent,
-                    deadline]() mutable {
+                    affinity = opts.affinity, deadline]() mutable {
       auto r = std::make_shared<Request>(io);
       r->id = pool->next_request_id();
       r->command = std::move(command);
@@ -80,6 +83,8 @@ struct Snakepit::Impl {
       r->idempotent = idempotent;
       r->deadline = deadline;
       r->done = std::move(done);
+      r->session_id = std::move(session);
+      r->affinity = affinity;
       pool->submit(std::move(r));
     };
     // When closed, `request` is destroyed unrun and its OnceCallback reports Unavailable.
@@ -87,13 +92,30 @@ struct Snakepit::Impl {
   }
 
   PoolStats stats() {
-    if (on_loop_thread()) return pool->stats();
-    std::promise<PoolStats> promise;
-    if (!post_if_running([&] { promise.set_value(pool->stats()); })) {
-      std::lock_guard lock(mutex);
-      return final_stats;
+    PoolStats stats;
+    if (on_loop_thread()) {
+      stats = pool->stats();
+    } else {
+      std::promise<PoolStats> promise;
+      if (post_if_running([&] { promise.set_value(pool->stats()); })) {
+        stats = promise.get_future().get();
+      } else {
+        std::lock_guard lock(mutex);
+        stats = final_stats;
+      }
     }
-    return promise.get_future().get();
+    stats.sessions = sessions->stats();
+    return stats;
+  }
+
+  // Drops expired sessions a little at a time, on the loop.
+  void sweep_sessions() {
+    sweep_timer.expires_after(options.sessions.sweep_interval);
+    sweep_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      sessions->sweep(options.sessions.sweep_budget);
+      sweep_sessions();
+    });
   }
 
   // The first call stops the pool; concurrent and later calls wait for it.
@@ -103,7 +125,12 @@ struct Snakepit::Impl {
       std::lock_guard lock(mutex);
       first = !std::exchange(closed, true);
     }
-    if (first) asio::post(io, [this, grace] { pool->shutdown(grace, [this] { finish_stop(); }); });
+    if (first) {
+      asio::post(io, [this, grace] {
+        sweep_timer.cancel();
+        pool->shutdown(grace, [this] { finish_stop(); });
+      });
+    }
     if (on_loop_thread()) return;  // from a callback: completes once the callback returns
     stopped.wait();
     join_loop();
@@ -138,7 +165,9 @@ struct Snakepit::Impl {
   std::thread loop_thread;
   std::thread::id loop_thread_id;
   internal::Launcher launcher;
+  std::shared_ptr<SessionStore> sessions;
   std::unique_ptr<Pool> pool;
+  asio::steady_timer sweep_timer{io};
   std::mutex mutex;
   bool closed = false;        // GUARDED_BY(mutex): no new requests
   bool loop_running = true;   // GUARDED_BY(mutex): the loop still takes work
@@ -156,12 +185,24 @@ Result<Snakepit> Snakepit::start(Options options) {
     return Status(error.code(), fmt::format("pool {}: {}", options.pool.name, error.message()), error.details());
   }
   options.pool.adapter.executable = *resolved;
+  std::shared_ptr<SessionStore> sessions = options.sessions.store;
+  if (!sessions) {
+    MemorySessionStoreOptions store_options;
+    store_options.limits = options.sessions.limits;
+    auto store = make_memory_session_store(std::move(store_options));
+    if (!store.ok()) return store.status();
+    sessions = std::move(*store);
+  }
 
   auto impl = std::make_unique<Impl>(std::move(options));
-  impl->pool = std::make_unique<Pool>(impl->io, impl->options.pool, impl->logger, impl->launcher);
+  impl->sessions = std::move(sessions);
+  impl->pool = std::make_unique<Pool>(impl->io, impl->options.pool, impl->logger, impl->launcher, impl->sessions);
   impl->start_loop();
   std::promise<Status> started;
-  asio::post(impl->io, [&] { impl->pool->start([&started](Status s) { started.set_value(std::move(s)); }); });
+  asio::post(impl->io, [&] {
+    impl->pool->start([&started](Status s) { started.set_value(std::move(s)); });
+    impl->sweep_sessions();
+  });
   Status status = started.get_future().get();
   if (!status.ok()) {
     impl->shutdown(std::chrono::milliseconds(0));
@@ -200,7 +241,8 @@ void Snakepit::execute_async(std::string command, Json args, ExecuteCallback don
     done(moved_from());
     return;
   }
-  impl_->submit(std::move(command), std::move(args), std::move(done), options);
+  impl_->submit({}, std::move(command), std::move(args),
+                [done = std::move(done)](Result<Json> result, const Request*) { done(std::move(result)); }, options);
 }
 
 std::future<Result<Json>> Snakepit::execute_future(std::string command, Json args, const ExecuteOptions& options) {
@@ -210,6 +252,62 @@ std::future<Result<Json>> Snakepit::execute_future(std::string command, Json arg
                 [promise](Result<Json> result) { promise->set_value(std::move(result)); }, options);
   return future;
 }
+
+Result<SessionReply> Snakepit::execute_in_session(const std::string& session_id, const std::string& command,
+                                                  Json args, const ExecuteOptions& options) {
+  if (!impl_) return moved_from();
+  if (impl_->on_loop_thread()) {
+    return failed_precondition(
+        "execute_in_session() called on the loop thread (from a callback); use execute_in_session_async()");
+  }
+  return execute_in_session_future(session_id, command, std::move(args), options).get();
+}
+
+void Snakepit::execute_in_session_async(std::string session_id, std::string command, Json args,
+                                        SessionCallback done, const ExecuteOptions& options) {
+  if (!impl_) {
+    done(moved_from());
+    return;
+  }
+  if (session_id.empty()) {
+    // Empty means "no session" inside the pool: refuse it here.
+    done(invalid_argument("session id must not be empty", Json{{"reason", "bad_session_id"}}));
+    return;
+  }
+  auto reply = [done = std::move(done)](Result<Json> result, const Request* request) {
+    if (!result.ok()) {
+      done(result.status());
+      return;
+    }
+    SessionReply out;
+    out.value = std::move(*result);
+    if (request != nullptr) {
+      out.worker_id = request->worker_id;
+      out.worker_pid = request->worker_pid;
+      out.session_created = request->session_created;
+      out.previous_worker_id = request->previous_worker;
+    }
+    done(std::move(out));
+  };
+  impl_->submit(std::move(session_id), std::move(command), std::move(args), std::move(reply), options);
+}
+
+std::future<Result<SessionReply>> Snakepit::execute_in_session_future(std::string session_id, std::string command,
+                                                                      Json args, const ExecuteOptions& options) {
+  auto promise = std::make_shared<std::promise<Result<SessionReply>>>();
+  auto future = promise->get_future();
+  execute_in_session_async(
+      std::move(session_id), std::move(command), std::move(args),
+      [promise](Result<SessionReply> result) { promise->set_value(std::move(result)); }, options);
+  return future;
+}
+
+Status Snakepit::unbind_session(std::string_view session_id) {
+  if (!impl_) return moved_from();
+  return impl_->sessions->bind(session_id, {});
+}
+
+std::shared_ptr<SessionStore> Snakepit::sessions() const { return impl_ ? impl_->sessions : nullptr; }
 
 PoolStats Snakepit::stats() const { return impl_ ? impl_->stats() : PoolStats{}; }
 

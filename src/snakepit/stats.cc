@@ -37,6 +37,12 @@ Json to_json(const PoolStats& stats) {
           {"restarts", stats.restarts},
           {"restart_reasons", stats.restart_reasons},
           {"startup_ms", stats.startup_duration.count()},
+          {"affinity",
+           {{"hits", stats.affinity_hits},
+            {"misses", stats.affinity_misses},
+            {"rebinds", stats.affinity_rebinds},
+            {"worker_lost", stats.affinity_worker_lost}}},
+          {"sessions", to_json(stats.sessions)},
           {"workers", std::move(workers)}};
 }
 

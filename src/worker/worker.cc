@@ -104,12 +104,24 @@ void Worker::attach(ChildProcess child) {
   watch_exit();
 }
 
-Status Worker::send_request(std::uint64_t request_id, std::string_view command, const Json& args) {
-  if (auto status = codec_->encode_request(outbox_, request_id, command, args); !status.ok()) return status;
+Status Worker::send_request(std::uint64_t request_id, std::string_view command, const Json& args,
+                            std::string_view session) {
+  if (auto status = codec_->encode_request(outbox_, request_id, command, args, session); !status.ok()) return status;
   current_ = request_id;
   state_ = WorkerState::kBusy;
   flush_writes();
   return {};
+}
+
+void Worker::send_reply(std::uint64_t call_id, const Result<Json>& result) {
+  if (exited() || kill_reason_ || !codec_->encode_reply(outbox_, call_id, result)) return;
+  // Replies are written at once unless the worker stops reading its input.
+  if (outbox_.size() > 2 * std::size_t{config_.pool->max_frame_bytes}) {
+    kill(unavailable(fmt::format("worker {} keeps calling the host without reading the replies", id_),
+                     Json{{"reason", "unread_replies"}}));
+    return;
+  }
+  flush_writes();
 }
 
 void Worker::cancel(std::uint64_t request_id) {
@@ -224,6 +236,14 @@ void Worker::handle_message(WorkerMessage message) {
       return;
     }
     case WorkerMessage::Type::kPong:
+      return;
+    case WorkerMessage::Type::kCall:
+      if (!current_) {
+        protocol_violation(invalid_argument(fmt::format("call {} while no request runs", message.id),
+                                            Json{{"reason", "unexpected_call"}}));
+        return;
+      }
+      listener_.on_worker_call(*this, message.id, std::move(message.body));
       return;
   }
 }

@@ -37,6 +37,9 @@ class WorkerListener {
   virtual void on_worker_ready(Worker& worker) = 0;
   // The running request ended (result or remote error); the worker is Ready.
   virtual void on_worker_response(Worker& worker, std::uint64_t request_id, Result<Json> result) = 0;
+  // The running request asks the host for something (docs/protocol.md,
+  // "Calls to the host"); answer with Worker::send_reply(call_id, …).
+  virtual void on_worker_call(Worker& worker, std::uint64_t call_id, Json call) = 0;
   // The process is gone and reaped; `cause` explains why (Unavailable).
   virtual void on_worker_exit(Worker& worker, const Status& cause) = 0;
 };
@@ -55,7 +58,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void attach(ChildProcess child);
   // REQUIRES: state() == kReady. On error (request too large) nothing is
   // sent and the worker stays Ready.
-  Status send_request(std::uint64_t request_id, std::string_view command, const Json& args);
+  Status send_request(std::uint64_t request_id, std::string_view command, const Json& args,
+                      std::string_view session = {});
+  // Answers a call. A worker whose unread replies pile up is killed.
+  void send_reply(std::uint64_t call_id, const Result<Json>& result);
   // Asks the worker to abandon its current request; kills it after the
   // cancel grace if it is still busy with that request.
   void cancel(std::uint64_t request_id);

@@ -38,6 +38,69 @@ TEST(NativeCodecTest, EncodesRequestsWithSortedKeys) {
   EXPECT_EQ((*frame)->payload, R"({"args":{"a":"x","b":1},"command":"echo"})");
 }
 
+TEST(NativeCodecTest, SessionRequestsCarryTheSession) {
+  auto codec = make_codec(Protocol::kNative, 1 << 20);
+  std::string out;
+  ASSERT_TRUE(codec->encode_request(out, 9, "get", Json::object(), "user-1").ok());
+  FrameDecoder decoder(1 << 20);
+  decoder.append(out.data(), out.size());
+  auto frame = decoder.next_view();
+  ASSERT_TRUE(frame.ok() && frame->has_value());
+  EXPECT_EQ((*frame)->payload, R"({"args":{},"command":"get","session":"user-1"})");
+}
+
+TEST(NativeCodecTest, DecodesCallsAndEncodesReplies) {
+  auto codec = make_codec(Protocol::kNative, 1 << 20);
+  auto call = feed_one(*codec, encode_frame({FrameKind::kCall, 0, 4, R"({"function":"session.read","args":{}})"}));
+  ASSERT_TRUE(call);
+  EXPECT_EQ(call->type, WorkerMessage::Type::kCall);
+  EXPECT_EQ(call->id, 4u);
+  EXPECT_EQ(call->body["function"], "session.read");
+
+  std::string out;
+  ASSERT_TRUE(codec->encode_reply(out, 4, Json{{"version", 2}}));
+  ASSERT_TRUE(codec->encode_reply(out, 5, not_found("no host function 'x'", Json{{"reason", "unknown_function"}})));
+  FrameDecoder decoder(1 << 20);
+  decoder.append(out.data(), out.size());
+  auto ok = decoder.next_view();
+  ASSERT_TRUE(ok.ok() && ok->has_value());
+  EXPECT_EQ((*ok)->kind, FrameKind::kReply);
+  EXPECT_EQ((*ok)->flags, 0);
+  EXPECT_EQ((*ok)->id, 4u);
+  EXPECT_EQ((*ok)->payload, R"({"version":2})");
+  auto error = decoder.next_view();
+  ASSERT_TRUE(error.ok() && error->has_value());
+  EXPECT_EQ((*error)->flags, frame_flags::kError);
+  EXPECT_EQ((*error)->payload,
+            R"({"code":"NotFound","details":{"reason":"unknown_function"},"message":"no host function 'x'"})");
+
+  auto bad = make_codec(Protocol::kNative, 1 << 20);
+  Status status;
+  EXPECT_FALSE(feed_one(*bad, encode_frame({FrameKind::kCall, 0, 1, "{oops"}), &status));
+  EXPECT_EQ(status.details()["reason"], "bad_json");
+}
+
+TEST(NativeCodecTest, RepliesAboveTheFrameLimitBecomeErrors) {
+  auto codec = make_codec(Protocol::kNative, 1024);
+  std::string out;
+  ASSERT_TRUE(codec->encode_reply(out, 1, Json(std::string(4000, 'x'))));
+  FrameDecoder decoder(1024);
+  decoder.append(out.data(), out.size());
+  auto frame = decoder.next_view();
+  ASSERT_TRUE(frame.ok() && frame->has_value());
+  EXPECT_EQ((*frame)->flags, frame_flags::kError);
+  EXPECT_EQ(Json::parse((*frame)->payload)["details"]["reason"], "reply_too_large");
+}
+
+TEST(RemoteErrorTest, DetailsOfTheErrorObjectAreKept) {
+  const Status status = remote_error_status(
+      Json{{"code", "ResourceExhausted"}, {"message", "full"}, {"details", {{"reason", "session_full"}}}}, "w-2");
+  EXPECT_EQ(status.code(), Code::kResourceExhausted);
+  EXPECT_EQ(status.details()["reason"], "session_full");
+  EXPECT_EQ(status.details()["worker_id"], "w-2");
+  EXPECT_EQ(status.details()["remote"], true);
+}
+
 TEST(NativeCodecTest, DecodesHelloResponsesAndErrors) {
   auto codec = make_codec(Protocol::kNative, 1 << 20);
   auto hello = feed_one(*codec, encode_frame({FrameKind::kHello, 0, 0, R"({"protocol":1,"pid":7,"commands":["a"]})"}));
