@@ -35,7 +35,8 @@ const std::string& python_executable();
 // 5 s, stop/kill grace 200 ms, restart backoff 10..50 ms, a generous restart intensity
 // (100 per minute), and a silent logger (set SNAKEPIT_TEST_LOG=1 to see logs).
 Options base_options(std::size_t size, const std::string& name = "test");
-// The bridge's generic adapter: ping, echo, compute, info, sleep, crash.
+// The bridge's generic adapter: ping, echo, compute, info, sleep, crash, and
+// the session commands (session_put/get/append/sum/info, local_counter).
 Options generic_options(std::size_t size, const std::string& name = "test");
 // tests/fixtures/adapters/misbehaving.py through the bridge.
 Options misbehaving_options(std::size_t size, const std::string& name = "test");

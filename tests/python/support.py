@@ -6,6 +6,7 @@ import select
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,7 +24,13 @@ for _path in (ADAPTERS_DIR, BRIDGE_DIR):
 TIMEOUT = 10.0
 
 HEADER = struct.Struct(">IBBHQ")
-HELLO, REQUEST, RESPONSE, CANCEL, PING, PONG, SHUTDOWN = 1, 2, 3, 8, 9, 10, 11
+HELLO, REQUEST, RESPONSE, CALL, REPLY, CANCEL, PING, PONG, SHUTDOWN = 1, 2, 3, 6, 7, 8, 9, 10, 11
+ERROR = 0x01
+
+# The generic adapter's commands, sorted (hello, info, unknown-command errors).
+GENERIC_COMMANDS = ["compute", "crash", "echo", "info", "local_counter", "ping",
+                    "session_append", "session_get", "session_info", "session_put",
+                    "session_sum", "sleep"]
 
 
 def child_env(**extra):
@@ -76,7 +83,39 @@ class PipeReader:
         return os.read(self.fd, 1) == b""
 
 
-class NativeWorker:
+class HostEnd:
+    """The host's end of a native conversation: ``to_child`` (fd the host
+    writes) and ``reader`` (PipeReader on the fd the host reads)."""
+
+    def send(self, data):
+        os.write(self.to_child, data)
+
+    def send_frame(self, kind, frame_id, payload=b"", flags=0):
+        self.send(frame(kind, frame_id, payload, flags))
+
+    def recv_raw(self, timeout=TIMEOUT):
+        """The next frame's bytes (length prefix included)."""
+        head = self.reader.read_exact(16, timeout)
+        return head + self.reader.read_exact(HEADER.unpack(head)[0] - 12, timeout)
+
+    def recv_frame(self, timeout=TIMEOUT):
+        """(kind, flags, id, decoded payload or None)."""
+        head = self.reader.read_exact(16, timeout)
+        length, kind, flags, _, frame_id = HEADER.unpack(head)
+        payload = self.reader.read_exact(length - 12, timeout)
+        return kind, flags, frame_id, (json.loads(payload) if payload else None)
+
+    def request(self, frame_id, command, **args):
+        self.send_frame(REQUEST, frame_id, {"command": command, "args": args})
+        return self.recv_frame()
+
+    def close_input(self):
+        if self.to_child is not None:
+            os.close(self.to_child)
+            self.to_child = None
+
+
+class NativeWorker(HostEnd):
     """Spawns ``python -m snakepit_bridge`` (or a script) with protocol pipes.
 
     The child gets the host->worker read end and the worker->host write end
@@ -98,28 +137,6 @@ class NativeWorker:
         os.close(from_child_w)
         self.reader = PipeReader(self.from_child)
 
-    def send(self, data):
-        os.write(self.to_child, data)
-
-    def send_frame(self, kind, frame_id, payload=b"", flags=0):
-        self.send(frame(kind, frame_id, payload, flags))
-
-    def recv_frame(self, timeout=TIMEOUT):
-        """(kind, flags, id, decoded payload or None)."""
-        head = self.reader.read_exact(16, timeout)
-        length, kind, flags, _, frame_id = HEADER.unpack(head)
-        payload = self.reader.read_exact(length - 12, timeout)
-        return kind, flags, frame_id, (json.loads(payload) if payload else None)
-
-    def request(self, frame_id, command, **args):
-        self.send_frame(REQUEST, frame_id, {"command": command, "args": args})
-        return self.recv_frame()
-
-    def close_input(self):
-        if self.to_child is not None:
-            os.close(self.to_child)
-            self.to_child = None
-
     def wait(self, timeout=TIMEOUT):
         """Exit code; output is collected into self.stdout / self.stderr."""
         self.stdout, self.stderr = self.proc.communicate(timeout=timeout)
@@ -138,6 +155,128 @@ class NativeWorker:
             if self.from_child is not None:
                 os.close(self.from_child)
                 self.from_child = None
+
+
+class InProcessBridge(HostEnd):
+    """A NativeBridge serving ``commands`` (name -> function) in a thread of
+    this process over two pipes; the test plays the host. No hello is sent.
+
+    ``wait()`` returns what serve() returned or raises what it raised.
+    """
+
+    def __init__(self, commands, max_frame=1 << 20, worker_id="inproc-0"):
+        from snakepit_bridge.context import BridgeState
+        from snakepit_bridge.registry import Adapter, Command
+        from snakepit_bridge.runtime import NativeBridge
+        bridge_in, self.to_child = os.pipe()
+        self.from_child, bridge_out = os.pipe()
+        self._bridge_fds = [bridge_in, bridge_out]
+        adapter = Adapter("inproc", {name: Command(name, fn) for name, fn in commands.items()})
+        self.state = BridgeState(adapter, worker_id=worker_id)
+        self.bridge = NativeBridge(adapter, self.state, bridge_in, bridge_out, max_frame)
+        self.reader = PipeReader(self.from_child)
+        self._outcome = None
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            self._outcome = (True, self.bridge.serve())
+        except BaseException as exc:  # noqa: B902 - reported by wait()
+            self._outcome = (False, exc)
+        finally:
+            # Like a process exit: the host sees end of file.
+            os.close(self._bridge_fds.pop())
+
+    def request_with_session(self, frame_id, command, session, **args):
+        self.send_frame(REQUEST, frame_id, {"command": command, "args": args,
+                                            "session": session})
+
+    def wait(self, timeout=TIMEOUT):
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise TimeoutError("the bridge thread is still serving")
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
+
+    def cleanup(self):
+        self.close_input()
+        self.thread.join(TIMEOUT)
+        if not self.thread.is_alive():
+            for fd in self._bridge_fds:
+                os.close(fd)
+            self._bridge_fds = []
+        if self.from_child is not None:
+            os.close(self.from_child)
+            self.from_child = None
+
+
+class FakeSessionHost:
+    """Answers a worker's ``call`` frames the way the host's session store
+    does (docs/protocol.md, "Calls to the host"), for one session.
+
+    ``calls``: (call id, payload) of every call seen. ``before_update``: an
+    optional hook (host, args) run before answering a ``session.update``
+    (e.g. to play another request writing in between).
+    """
+
+    def __init__(self, session_id="s-1", worker_id="test-0.1"):
+        self.session_id = session_id
+        self.worker_id = worker_id
+        self.data = {}
+        self.version = 0
+        self.calls = []
+        self.before_update = None
+
+    def answer(self, payload):
+        """(flags, result or error object) for a call payload."""
+        function, args = payload.get("function"), payload.get("args", {})
+        if function == "session.read":
+            keys = args.get("keys") or list(self.data)
+            return 0, {"values": {k: self.data[k] for k in keys if k in self.data},
+                       "version": self.version}
+        if function == "session.update":
+            if self.before_update is not None:
+                self.before_update(self, args)
+            if "if_version" in args and args["if_version"] != self.version:
+                return ERROR, {"code": "FailedPrecondition",
+                               "message": "session version is %d, not %d"
+                                          % (self.version, args["if_version"]),
+                               "details": {"reason": "version_mismatch"}}
+            self.write(args.get("set", {}), args.get("delete", []))
+            return 0, {"version": self.version}
+        if function == "session.info":
+            return 0, {"id": self.session_id, "created": "2024-05-01T12:00:00Z",
+                       "last_accessed": "2024-05-01T12:00:01Z",
+                       "ttl_s": 3600, "worker_id": self.worker_id, "metadata": {},
+                       "keys": len(self.data), "bytes": len(compact(self.data)),
+                       "version": self.version}
+        return ERROR, {"code": "NotFound", "message": "no host function '%s'" % function,
+                       "details": {"reason": "unknown_function"}}
+
+    def write(self, values=(), delete=()):
+        """An update as another request would make it."""
+        self.data.update(values)
+        for key in delete:
+            self.data.pop(key, None)
+        self.version += 1
+
+    def run(self, end, request_id, command, session="", **args):
+        """Send a request (with this session unless ``session`` is None) to
+        ``end`` (a HostEnd), answer its calls, return its response frame."""
+        body = {"command": command, "args": args}
+        if session is not None:
+            body["session"] = session or self.session_id
+        end.send_frame(REQUEST, request_id, body)
+        while True:
+            kind, flags, frame_id, payload = end.recv_frame()
+            if kind != CALL:
+                return kind, flags, frame_id, payload
+            self.calls.append((frame_id, payload))
+            flags, result = self.answer(payload)
+            end.send_frame(REPLY, frame_id, result, flags)
 
 
 class V0Worker:

@@ -31,11 +31,16 @@ class GoldenFramesTest(unittest.TestCase):
     def test_expected_frames_present(self):
         names = {e["name"] for e in self.golden}
         for name in ("hello", "request_ping", "response_ok", "response_error", "cancel",
-                     "ping", "pong", "shutdown", "request_non_ascii", "request_large_id"):
+                     "ping", "pong", "shutdown", "request_non_ascii", "request_large_id",
+                     "request_session", "call", "reply", "reply_error"):
             self.assertIn(name, names)
         by_name = {e["name"]: e for e in self.golden}
         self.assertEqual(by_name["request_large_id"]["id"], 2**40 + 5)
         self.assertEqual(by_name["response_error"]["flags"], framing.FLAG_ERROR)
+        self.assertEqual([by_name[n]["kind"] for n in ("call", "reply", "reply_error")],
+                         [framing.CALL, framing.REPLY, framing.REPLY])
+        self.assertEqual(by_name["reply_error"]["flags"], framing.FLAG_ERROR)
+        self.assertEqual(by_name["request_session"]["payload"]["session"], "s-1")
 
     def test_file_matches_generator(self):
         path = os.path.join(support.FIXTURES, "make_golden_frames.py")

@@ -6,9 +6,9 @@ import time
 import unittest
 
 try:
-    from . import support  # noqa: F401
+    from . import support
 except ImportError:
-    import support  # noqa: F401
+    import support
 
 from snakepit_bridge import InvalidArgument, generic
 from snakepit_bridge.context import BridgeState, Context
@@ -61,7 +61,7 @@ class GenericTest(unittest.TestCase):
         self.assertEqual(result["bridge"], "snakepit_bridge")
         self.assertEqual(result["version"], "0.1.0")
         self.assertEqual(result["adapter"], "snakepit_bridge.generic")
-        self.assertEqual(result["commands"], ["compute", "crash", "echo", "info", "ping", "sleep"])
+        self.assertEqual(result["commands"], support.GENERIC_COMMANDS)
         self.assertEqual(result["pid"], os.getpid())
         self.assertEqual(result["platform"], platform.platform())
         self.assertEqual(result["python"], platform.python_version())

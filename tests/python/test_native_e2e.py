@@ -40,7 +40,7 @@ class GenericBridgeTest(NativeCase):
         self.assertEqual(hello["bridge"], "python")
         self.assertEqual(hello["bridge_version"], "0.1.0")
         self.assertEqual(hello["adapter"], "snakepit_bridge.generic")
-        self.assertEqual(hello["commands"], ["compute", "crash", "echo", "info", "ping", "sleep"])
+        self.assertEqual(hello["commands"], support.GENERIC_COMMANDS)
 
         kind, flags, frame_id, result = worker.request(1, "ping")
         self.assertEqual((kind, flags, frame_id), (RESPONSE, 0, 1))
@@ -68,7 +68,7 @@ class GenericBridgeTest(NativeCase):
         _, flags, _, err = worker.request(8, "nope")
         self.assertEqual((flags, err["code"], err["type"]), (1, "InvalidArgument", "UnknownCommand"))
         self.assertEqual(err["message"],
-                         "unknown command 'nope'; available: compute, crash, echo, info, ping, sleep")
+                         "unknown command 'nope'; available: " + ", ".join(support.GENERIC_COMMANDS))
 
         _, flags, _, err = worker.request(9, "compute", operation="add", a=1)
         self.assertEqual((flags, err["code"], err["type"]), (1, "InvalidArgument", "TypeError"))

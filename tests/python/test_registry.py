@@ -142,7 +142,7 @@ class AdapterLoadingTest(unittest.TestCase):
     def test_generic_loads(self):
         adapter = load_adapter("snakepit_bridge.generic")
         self.assertEqual(adapter.command_names,
-                         ["compute", "crash", "echo", "info", "ping", "sleep"])
+                         support.GENERIC_COMMANDS)
 
     def test_misbehaving_fixture_loads(self):
         adapter = load_adapter("misbehaving")

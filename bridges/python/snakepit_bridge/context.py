@@ -3,6 +3,9 @@
 import os
 import time
 
+from .errors import FailedPrecondition
+from .session import Session
+
 
 class BridgeState:
     """State of the running bridge, reachable from commands as ``ctx.bridge``.
@@ -26,6 +29,10 @@ class BridgeState:
         # Set by the native runtime: request id -> bool, "has a cancel frame
         # for this request arrived?" (polls the input pipe without blocking).
         self.poll_cancel = None
+        # Set by the native runtime: (ctx, function, args dict) -> the reply's
+        # result; sends a call frame and waits for its reply (Context.call).
+        # None where the protocol has no calls (snakepit-v0).
+        self.call_host = None
 
     @property
     def command_names(self):
@@ -37,21 +44,65 @@ class Context:
 
     ``worker_id``, ``request_id``, ``command``, ``started_at``
     (time.monotonic() when the request started), ``cancelled`` (True once the
-    host sent ``cancel`` for this request) and ``bridge`` (BridgeState).
+    host sent ``cancel`` for this request), ``bridge`` (BridgeState),
+    ``session_id`` (the request's session, None without one), ``session``
+    (its data, see session.py) and ``call()`` (ask the host for something).
+
+    A Context is not thread-safe: use ``cancelled``, ``session`` and
+    ``call`` from the command's thread, while the command runs.
     """
 
     __slots__ = ("worker_id", "request_id", "command", "started_at", "bridge",
-                 "_cancelled")
+                 "session_id", "_cancelled", "_session")
 
-    def __init__(self, request_id=0, command="", worker_id=None, bridge=None):
+    def __init__(self, request_id=0, command="", worker_id=None, bridge=None,
+                 session_id=None):
         if bridge is None:
             bridge = BridgeState(worker_id=worker_id)
         self.bridge = bridge
         self.worker_id = bridge.worker_id if worker_id is None else worker_id
         self.request_id = request_id
         self.command = command
+        self.session_id = session_id
         self.started_at = time.monotonic()
         self._cancelled = False
+        # _session stays unset until the first use of ``session``.
+
+    @property
+    def session(self):
+        """The request's session data (a Session: get, set, delete, update,
+        read, items/to_dict, info). Each operation is one call to the host;
+        without a session (``session_id`` is None) each raises
+        FailedPrecondition with reason ``no_session`` and sends nothing."""
+        try:
+            return self._session
+        except AttributeError:
+            session = self._session = Session(self)
+            return session
+
+    def call(self, function, /, **args):
+        """Call ``function`` on the host with ``args`` (JSON values) on behalf
+        of this request, and return the reply's result.
+
+        Sends one ``call`` frame and blocks until its ``reply`` (see
+        docs/protocol.md, "Calls to the host"; e.g. ``ctx.call("session.read",
+        keys=["k"])``). While it waits, a ``cancel`` for this request sets
+        ``cancelled`` and a ``ping`` is answered.
+
+        Raises HostCallError when the host replies with an error (its
+        ``code``, ``details`` and message: NotFound/``unknown_function``,
+        FailedPrecondition/``no_session`` or ``version_mismatch``,
+        ResourceExhausted/``session_full``, InvalidArgument); InvalidArgument
+        when ``args`` are not JSON; ResourceExhausted when the call would
+        exceed the maximum frame; FailedPrecondition with reason
+        ``no_calls`` where the protocol has no calls (snakepit-v0).
+        """
+        call_host = self.bridge.call_host
+        if call_host is None:
+            raise FailedPrecondition(
+                "this worker cannot call the host (protocol %s)" % self.bridge.protocol,
+                details={"reason": "no_calls"})
+        return call_host(self, function, args)
 
     @property
     def cancelled(self):
@@ -71,5 +122,5 @@ class Context:
         self._cancelled = True
 
     def __repr__(self):
-        return ("Context(worker_id=%r, request_id=%r, command=%r)"
-                % (self.worker_id, self.request_id, self.command))
+        return ("Context(worker_id=%r, request_id=%r, command=%r, session_id=%r)"
+                % (self.worker_id, self.request_id, self.command, self.session_id))

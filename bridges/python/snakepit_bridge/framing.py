@@ -27,9 +27,9 @@ KIND_NAMES = {
     END: "end", CALL: "call", REPLY: "reply", CANCEL: "cancel", PING: "ping",
     PONG: "pong", SHUTDOWN: "shutdown",
 }
-# What a worker may receive. ``reply`` answers a worker's ``call``, which this
-# version never makes, so it is not accepted yet.
-HOST_TO_WORKER = frozenset((REQUEST, CANCEL, PING, SHUTDOWN))
+# What a worker may receive (the runtime checks that a ``reply`` answers the
+# call it waits for).
+HOST_TO_WORKER = frozenset((REQUEST, REPLY, CANCEL, PING, SHUTDOWN))
 
 # Flags.
 FLAG_ERROR = 0x01

@@ -1,12 +1,21 @@
 """The generic adapter (``--adapter snakepit_bridge.generic``): ping, echo,
-compute, info, sleep, crash."""
+compute, info, sleep, crash; and, for sessions (data kept by the host, see
+docs/protocol.md, "Calls to the host"): session_put, session_get,
+session_append, session_sum, session_info, local_counter.
+
+Without a session (``execute`` instead of ``execute_in_session``) the
+session_* commands fail with FailedPrecondition (reason ``no_session``).
+local_counter counts in this worker process's memory instead: it shows
+which requests reach the same worker, and that such memory dies with the
+worker while the host's session data does not.
+"""
 
 import os
 import sys
 import time
 
 from . import __version__
-from .errors import InvalidArgument
+from .errors import Cancelled, HostCallError, InvalidArgument, Unavailable
 from .registry import command, commands_of_module
 
 _OPERATIONS = {
@@ -44,6 +53,15 @@ _PYTHON_VERSION = _python_version()
 
 # Sleep granularity: how often sleep() checks ctx.cancelled.
 _SLEEP_STEP_S = 0.01
+
+# session_append: attempts before giving up when other requests keep
+# changing the session between its read and its update.
+_APPEND_ATTEMPTS = 100
+
+# local_counter: session id (None: no session) -> count, in this process.
+_local_counts = {}
+
+_MISSING = object()
 
 
 def _is_number(value):
@@ -135,3 +153,94 @@ def crash(ctx, code: int = 1):
         except Exception:
             pass
     os._exit(code)
+
+
+@command
+def session_put(ctx, key: str, value):
+    """Store ``value`` under ``key`` in the request's session -> {"version"}."""
+    return {"version": ctx.session.set(key, value)}
+
+
+@command
+def session_get(ctx, key: str):
+    """The value stored under ``key`` in the session, or None."""
+    return ctx.session.get(key)
+
+
+@command
+def session_append(ctx, key: str, value):
+    """Append ``value`` to the list stored under ``key`` (missing: []) ->
+    {"length", "version"}.
+
+    Atomic: read, then update with ``if_version``; on a version_mismatch
+    (another request changed the session in between) read again, up to
+    _APPEND_ATTEMPTS times, then Unavailable (reason ``contention``).
+    """
+    session = ctx.session
+    for attempt in range(_APPEND_ATTEMPTS):
+        if attempt and ctx.cancelled:
+            raise Cancelled("session_append cancelled after %d attempts" % attempt)
+        values, version = session.read(key)
+        items = values.get(key, [])
+        if not isinstance(items, list):
+            raise InvalidArgument("session key %r holds %s, not a list"
+                                  % (key, _json_name(items)), type="TypeError")
+        items.append(value)
+        try:
+            version = session.update(set={key: items}, if_version=version)
+        except HostCallError as exc:
+            if exc.code == "FailedPrecondition" and exc.reason == "version_mismatch":
+                continue
+            raise
+        return {"length": len(items), "version": version}
+    raise Unavailable("session_append: the session changed under every one of %d attempts"
+                      % _APPEND_ATTEMPTS, details={"reason": "contention",
+                                                   "attempts": _APPEND_ATTEMPTS})
+
+
+@command
+def session_sum(ctx, key: str):
+    """The sum of the numbers in the list stored under ``key`` (0 if the
+    key is missing; InvalidArgument if it is not a list of numbers)."""
+    items = ctx.session.get(key, _MISSING)
+    if items is _MISSING:
+        return 0
+    if not isinstance(items, list):
+        raise InvalidArgument("session key %r holds %s, not a list of numbers"
+                              % (key, _json_name(items)), type="TypeError")
+    for item in items:
+        if not _is_number(item):
+            raise InvalidArgument("session key %r holds %s, not a list of numbers"
+                                  % (key, "a list with " + _json_name(item)), type="TypeError")
+    return sum(items)
+
+
+@command
+def session_info(ctx):
+    """What the host knows of the session (id, created, last_accessed,
+    ttl_s, worker_id, metadata, keys, bytes, version)."""
+    return ctx.session.info()
+
+
+@command
+def local_counter(ctx):
+    """Count calls per session id (None: no session) in this worker
+    process's memory -> {"count", "pid", "session_id"}."""
+    session_id = ctx.session_id
+    count = _local_counts.get(session_id, 0) + 1
+    _local_counts[session_id] = count
+    return {"count": count, "pid": _pid, "session_id": session_id}
+
+
+def _json_name(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"

@@ -4,6 +4,11 @@ Commands run synchronously, one at a time, in the main thread. The loop is
 the hot path of the pool, so it avoids per-frame overhead: one read() per
 small frame, one write() per response, precompiled struct, JSON coders bound
 once (codec.py), names bound to locals.
+
+A command may call the host (``ctx.call``, ``ctx.session``): the bridge
+writes a ``call`` frame and reads frames until the matching ``reply``,
+handling ``cancel``, ``ping`` and ``shutdown`` meanwhile (NativeBridge.call).
+Nothing of that runs for requests that make no calls.
 """
 
 import os
@@ -13,10 +18,11 @@ import time
 from . import __version__
 from .codec import dumps, loads
 from .context import Context
-from .errors import error_from_exception, make_error
-from .framing import (CANCEL, FLAG_ERROR, HEADER, HEADER_SIZE, HELLO, PING,
-                      PONG, REQUEST, RESPONSE, SHUTDOWN, FrameReader,
-                      ProtocolError, write_all)
+from .errors import (CODES, HostCallError, InvalidArgument, ResourceExhausted,
+                     error_from_exception, make_error)
+from .framing import (CALL, CANCEL, FLAG_ERROR, HEADER, HEADER_SIZE, HELLO,
+                      PING, PONG, REPLY, REQUEST, RESPONSE, SHUTDOWN,
+                      FrameReader, ProtocolError, write_all)
 from .registry import unknown_command_error
 
 
@@ -96,6 +102,43 @@ def sleep_forever():
         time.sleep(3600)
 
 
+class _StopServing(BaseException):
+    """Unwinds a running command when the bridge must stop serving: end of
+    input (``error`` None) or a protocol error (``error``) while it waited
+    for a reply; raised again after the command if the command swallowed it.
+    Also raised (``error`` None) after the response to a command during
+    which ``shutdown`` arrived.
+
+    A BaseException, so that ``except Exception`` (in run_command and in
+    commands) lets it through.
+    """
+
+    def __init__(self, error=None):
+        super().__init__(error)
+        self.error = error
+
+
+# NativeBridge._pending: a shutdown arrived while a command waited for a reply.
+_SHUTDOWN = "shutdown"
+
+
+def host_call_error(function, err):
+    """The HostCallError for the error object ``err`` of a reply to a call
+    of ``function`` (a missing or unknown code means Internal)."""
+    if type(err) is not dict:
+        err = {"message": err} if type(err) is str else {}
+    code = err.get("code")
+    message = err.get("message")
+    details = err.get("details")
+    type_name = err.get("type")
+    return HostCallError(
+        message if type(message) is str else "call to %s failed" % function,
+        code=code if code in CODES else "Internal",
+        type=type_name if type(type_name) is str and type_name else None,
+        details=details if type(details) is dict else {},
+        function=function)
+
+
 class NativeBridge:
     """Serves one adapter over the native protocol on (fd_in, fd_out)."""
 
@@ -105,7 +148,12 @@ class NativeBridge:
         self.fd_out = fd_out
         self.max_payload = max_frame - HEADER_SIZE
         self.reader = FrameReader(fd_in, max_frame)
+        self.next_call_id = 1
+        # None; _SHUTDOWN; or the _StopServing a call raised (checked after
+        # each command).
+        self._pending = None
         state.poll_cancel = self._poll_cancel
+        state.call_host = self.call
 
     def send_hello(self):
         hello = {
@@ -128,19 +176,26 @@ class NativeBridge:
         handle_request = self._handle_request
         fd_out = self.fd_out
         pack = HEADER.pack
-        while True:
-            frame = read_frame()
-            if frame is None:
-                return self._finish()
-            kind, _flags, frame_id, payload = frame
-            if kind == REQUEST:
-                handle_request(frame_id, payload)
-            elif kind == PING:
-                write_all(fd_out, pack(HEADER_SIZE, PONG, 0, 0, frame_id))
-            elif kind == SHUTDOWN:
-                return self._finish()
-            # CANCEL: commands run synchronously, so between requests nothing
-            # is running and a cancel is late: ignore it.
+        try:
+            while True:
+                frame = read_frame()
+                if frame is None:
+                    return self._finish()
+                kind, _flags, frame_id, payload = frame
+                if kind == REQUEST:
+                    handle_request(frame_id, payload)
+                elif kind == PING:
+                    write_all(fd_out, pack(HEADER_SIZE, PONG, 0, 0, frame_id))
+                elif kind == SHUTDOWN:
+                    return self._finish()
+                elif kind == REPLY:
+                    raise ProtocolError("reply %d while no call is waiting" % frame_id)
+                # CANCEL: commands run synchronously, so between requests
+                # nothing is running and a cancel is late: ignore it.
+        except _StopServing as stop:
+            if stop.error is not None:
+                raise stop.error from None
+            return self._finish()
 
     def _handle_request(self, frame_id, payload,
                         _loads=loads, _run=run_command, _encode=encode_result,
@@ -153,13 +208,22 @@ class NativeBridge:
         state = self.state
         if type(request) is dict:
             name = request.get("command")
-            ctx = Context(frame_id, name, None, state)
-            ok, value = _run(self.adapter.commands, ctx, name, request.get("args"))
+            session = request.get("session")
+            if session is None or type(session) is str:
+                ctx = Context(frame_id, name, None, state, session)
+                ok, value = _run(self.adapter.commands, ctx, name, request.get("args"))
+            else:
+                ok, value = False, make_error(
+                    "InvalidArgument", "TypeError",
+                    "the request's \"session\" must be a string, not %s" % _json_type(session))
         else:
             name = None
             ok, value = False, make_error(
                 "InvalidArgument", "TypeError",
                 "request payload must be a JSON object, not %s" % _json_type(request))
+        pending = self._pending
+        if pending is not None and pending is not _SHUTDOWN:
+            raise pending  # the command swallowed end of input or a protocol error
         if ok:
             ok, data = _encode(name, value, self.max_payload)
         else:
@@ -169,6 +233,90 @@ class NativeBridge:
         state.requests += 1
         if state.exit_after_response is not None:
             _exit_now(state.exit_after_response)
+        if pending is not None:
+            raise _StopServing()  # shutdown arrived while the command ran
+
+    def call(self, ctx, function, args):
+        """Call ``function`` on the host with ``args`` on behalf of ``ctx``'s
+        request; the reply's result (Context.call documents the errors).
+
+        Writes a ``call`` frame with the next call id and reads frames until
+        the ``reply`` with that id: a ``cancel`` for the request marks ctx
+        cancelled (others are late and ignored), a ``ping`` is answered at
+        once, a ``shutdown`` takes effect after the command's response. Any
+        other frame is a protocol error and end of input ends the bridge;
+        both unwind the command with _StopServing (no response).
+        """
+        if type(function) is not str:
+            raise InvalidArgument("the function to call must be a string, not %s"
+                                  % _json_type(function), type="TypeError")
+        if self._pending is not None and self._pending is not _SHUTDOWN:
+            raise self._pending  # a previous call already ended the conversation
+        try:
+            # Keys in sorted order, like the host's JSON (and the golden frames).
+            payload = dumps({"args": args, "function": function}).encode("utf-8")
+        except ValueError as exc:  # NaN, circular, lone surrogates
+            raise InvalidArgument("arguments of the call to %s are not JSON: %s"
+                                  % (function, exc), type=type(exc).__name__) from None
+        except TypeError as exc:
+            raise InvalidArgument("arguments of the call to %s are not JSON: %s"
+                                  % (function, exc), type="TypeError") from None
+        if len(payload) > self.max_payload:
+            raise ResourceExhausted(
+                "the call to %s is %d bytes of JSON, above the maximum payload of %d bytes"
+                % (function, len(payload), self.max_payload),
+                type="FrameTooLarge", details={"reason": "call_too_large"})
+        call_id = self.next_call_id
+        self.next_call_id = call_id + 1
+        self._write(HEADER.pack(HEADER_SIZE + len(payload), CALL, 0, 0, call_id) + payload)
+        return self._wait_reply(ctx, function, call_id)
+
+    def _wait_reply(self, ctx, function, call_id):
+        read_frame = self.reader.read_frame
+        while True:
+            error = None
+            try:
+                frame = read_frame()
+            except ProtocolError as exc:
+                error = exc
+            if error is not None or frame is None:
+                self._stop(error)
+            kind, flags, frame_id, payload = frame
+            if kind == REPLY:
+                if frame_id != call_id:
+                    self._stop(ProtocolError("reply %d while waiting for the reply to call %d"
+                                             % (frame_id, call_id)))
+                try:
+                    value = loads(payload)
+                except ValueError as exc:
+                    error = ProtocolError("reply %d: payload is not valid JSON: %s"
+                                          % (frame_id, exc))
+                if error is not None:
+                    self._stop(error)
+                if flags & FLAG_ERROR:
+                    raise host_call_error(function, value)
+                return value
+            if kind == CANCEL:
+                if frame_id == ctx.request_id:
+                    ctx.cancel()
+            elif kind == PING:
+                self._write(HEADER.pack(HEADER_SIZE, PONG, 0, 0, frame_id))
+            elif kind == SHUTDOWN:
+                self._pending = _SHUTDOWN
+            else:  # REQUEST
+                self._stop(ProtocolError(
+                    "request %d while request %d waits for the reply to call %d"
+                    % (frame_id, ctx.request_id, call_id)))
+
+    def _write(self, data):
+        try:
+            write_all(self.fd_out, data)
+        except BrokenPipeError:
+            self._stop(None)  # the host is gone: like end of input
+
+    def _stop(self, error):
+        stop = self._pending = _StopServing(error)
+        raise stop
 
     def _poll_cancel(self, request_id):
         reader = self.reader
