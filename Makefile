@@ -20,6 +20,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 
 demo: build
 	$(BUILD_DIR)/bin/snakepit demo
+	$(BUILD_DIR)/bin/snakepit demo sessions
 
 test: build
 	$(MAKE) --no-print-directory test-python test-cpp

@@ -30,7 +30,7 @@ BatchRequest parse_batch_request(std::string_view line, std::size_t line_number)
   if (auto id = object.find("id"); id != object.end()) request.id = *id;
   for (const auto& [key, value] : object.items()) {
     if (key != "id" && key != "command" && key != "args" && key != "timeout_ms" &&
-        key != "idempotent") {
+        key != "idempotent" && key != "session") {
       return bad_line(std::move(request), line_number, fmt::format("unknown key \"{}\"", key));
     }
   }
@@ -66,6 +66,14 @@ BatchRequest parse_batch_request(std::string_view line, std::size_t line_number)
     }
     request.options.idempotent = idempotent->get<bool>();
   }
+  if (auto session = object.find("session"); session != object.end()) {
+    // Only the type here: the pool checks the id itself (reason bad_session_id).
+    if (!session->is_string()) {
+      return bad_line(std::move(request), line_number,
+                      "\"session\" must be a string (a session id)");
+    }
+    request.session = session->get<std::string>();
+  }
   return request;
 }
 
@@ -75,6 +83,18 @@ std::string batch_response(const Json& id, const Result<Json>& result) {
     return fmt::format(R"({{"id":{},"ok":true,"result":{}}})", to_line(id), to_line(*result));
   return fmt::format(R"({{"id":{},"ok":false,"error":{}}})", to_line(id),
                      to_line(result.status().to_json()));
+}
+
+std::string batch_session_response(const Json& id, const Result<SessionReply>& reply) {
+  if (!reply.ok()) return batch_response(id, Result<Json>(reply.status()));
+  std::string line =
+      fmt::format(R"({{"id":{},"ok":true,"result":{},"worker":{{"id":{},"pid":{}}})", to_line(id),
+                  to_line(reply->value), to_line(reply->worker_id), reply->worker_pid);
+  if (reply->worker_changed()) {
+    line += fmt::format(R"(,"previous_worker":{})", to_line(reply->previous_worker_id));
+  }
+  line += '}';
+  return line;
 }
 
 }  // namespace snakepit::cli

@@ -1,7 +1,10 @@
 // One line of `snakepit exec --batch` input, and the lines written back.
 //
-//   in:  {"id": <any>, "command": "compute", "args": {...}, "timeout_ms": 500}
+//   in:  {"id": <any>, "command": "compute", "args": {...}, "timeout_ms": 500,
+//         "idempotent": false, "session": "user-42"}
 //   out: {"id": <id>, "ok": true, "result": <any>}
+//        {"id": <id>, "ok": true, "result": <any>, "worker": {"id": "default-0.1", "pid": 123},
+//         "previous_worker": "default-1.1"}   (session lines; previous_worker if it moved)
 //        {"id": <id>, "ok": false, "error": {"code": ..., "message": ..., "details": ...}}
 #pragma once
 
@@ -19,7 +22,8 @@ struct BatchRequest {
   std::string command;
   Json args = Json::object();
   ExecuteOptions options;
-  std::string error;  // non-empty: the line is bad, answer with this
+  std::optional<std::string> session;  // run with execute_in_session
+  std::string error;                   // non-empty: the line is bad, answer with this
 };
 
 // Parses input line number `line_number` (1-based, for error messages).
@@ -28,5 +32,8 @@ BatchRequest parse_batch_request(std::string_view line, std::size_t line_number)
 
 // The output line for a finished request.
 std::string batch_response(const Json& id, const Result<Json>& result);
+// The output line for a finished session request: as batch_response(), plus
+// "worker" and, when the session moved, "previous_worker".
+std::string batch_session_response(const Json& id, const Result<SessionReply>& reply);
 
 }  // namespace snakepit::cli

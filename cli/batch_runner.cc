@@ -50,15 +50,27 @@ void BatchRunner::submit(std::size_t line_number, const std::string& line) {
     std::lock_guard lock(mutex_);
     ++in_flight_;
   }
-  // Runs on the pool's loop thread: only hand the line to the writer.
+  // The callbacks run on the pool's loop thread: only hand the line to the writer.
+  if (request.session) {
+    auto done = [this, id = std::move(request.id)](Result<SessionReply> reply) {
+      answered(batch_session_response(id, reply));
+    };
+    pit_.execute_in_session_async(std::move(*request.session), std::move(request.command),
+                                  std::move(request.args), std::move(done), request.options);
+    return;
+  }
   auto done = [this, id = std::move(request.id)](Result<Json> result) {
-    out_.push(batch_response(id, result));
-    std::lock_guard lock(mutex_);
-    --in_flight_;
-    done_.notify_all();
+    answered(batch_response(id, result));
   };
   pit_.execute_async(std::move(request.command), std::move(request.args), std::move(done),
                      request.options);
+}
+
+void BatchRunner::answered(std::string line) {
+  out_.push(std::move(line));
+  std::lock_guard lock(mutex_);
+  --in_flight_;
+  done_.notify_all();
 }
 
 void BatchRunner::wait_until_below(std::size_t limit) {

@@ -1,11 +1,12 @@
 // `snakepit exec --batch`: JSON request lines on stdin, one JSON response line
 // per request on stdout in completion order, with up to `concurrency`
-// requests in flight on the pool.
+// requests in flight on the pool. Lines with "session" run in that session.
 #pragma once
 
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <string>
 
 #include "line_reader.h"
 #include "line_writer.h"
@@ -29,6 +30,8 @@ class BatchRunner {
 
  private:
   void submit(std::size_t line_number, const std::string& line);
+  // A request's answer: writes it and frees its place. Any thread.
+  void answered(std::string line);
   void wait_until_below(std::size_t limit);
 
   Snakepit& pit_;

@@ -25,6 +25,7 @@ int parse_and_run(int argc, char** argv) {
       "Examples:\n"
       "  snakepit exec ping\n"
       "  snakepit exec compute '{\"operation\": \"add\", \"a\": 1, \"b\": 2}'\n"
+      "  snakepit exec --session user-42 -v session_put '{\"key\": \"k\", \"value\": 1}'\n"
       "  printf '%s\\n' '{\"id\": 1, \"command\": \"ping\"}' | snakepit exec --batch --stats\n\n" +
       exit_codes_help());
 

@@ -55,14 +55,7 @@ int Demo::run(Clock::duration startup) {
     std::fflush(stdout);
   }
   if (watcher_.signal() != 0) return signal_exit_code(watcher_.signal());
-  if (failures_.empty()) {
-    fmt::print("\n{}\n", style_.good("Demo finished: every step behaved as expected."));
-  } else {
-    fmt::print("\n{} {}\n", style_.bad(fmt::format("Demo FAILED ({}):", failures_.size())),
-               fmt::join(failures_, "; "));
-  }
-  std::fflush(stdout);
-  return exit_code_;
+  return outcome_.finish(style_, "Demo");
 }
 
 void Demo::section(int number, std::string_view title) {
@@ -80,10 +73,7 @@ std::optional<Json> Demo::call(const std::string& command, const Json& args) {
   return std::nullopt;
 }
 
-void Demo::fail(std::string what, int code) {
-  if (exit_code_ == 0) exit_code_ = code;
-  failures_.push_back(std::move(what));
-}
+void Demo::fail(std::string what, int code) { outcome_.fail(std::move(what), code); }
 
 void Demo::show_startup(Clock::duration startup) {
   section(1, "Start-up");

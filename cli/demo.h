@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "console_style.h"
+#include "demo_outcome.h"
 #include "signal_watcher.h"
 #include "snakepit/snakepit.h"
 
@@ -48,8 +49,7 @@ class Demo {
   Snakepit& pit_;
   const SignalWatcher& watcher_;
   ConsoleStyle style_;
-  int exit_code_ = 0;  // the first failure's
-  std::vector<std::string> failures_;
+  DemoOutcome outcome_;
 };
 
 }  // namespace snakepit::cli

@@ -1,5 +1,8 @@
-// `snakepit demo`: the generic demo on a pool of Python workers.
+// `snakepit demo [sessions]`: the generic demo, or the sessions demo, on a
+// pool of Python workers.
 #pragma once
+
+#include <string>
 
 #include "pool_flags.h"
 
@@ -11,6 +14,7 @@ namespace snakepit::cli {
 
 struct DemoFlags {
   PoolFlags pool;
+  std::string part;  // empty: the generic demo; "sessions": the sessions demo
 };
 
 // Adds the `demo` subcommand to `app`, storing its flags in `flags`.

@@ -32,14 +32,41 @@ CLI::Validator json_object_validator() {
       "JSON", "json_object");
 }
 
+// --session ID: the library's id rules, checked before any pool starts.
+CLI::Validator session_id_validator() {
+  return CLI::Validator(
+      [](std::string& id) -> std::string {
+        const Status status = validate_session_id(id);
+        return status.ok() ? std::string() : status.message();
+      },
+      "ID", "session_id");
+}
+
+// Prints the result, or the error as JSON, on stdout; returns the exit code.
+int print_outcome(const Status& status, const Json* value) {
+  fmt::print("{}\n", to_line(value != nullptr ? *value : status.to_json()));
+  std::fflush(stdout);
+  return exit_code(status.code());
+}
+
+// --verbose: "session S on worker W (pid P)[, new session][, moved from V]".
+void print_where(const std::string& session, const SessionReply& reply) {
+  fmt::print(stderr, "session {} on worker {} (pid {}){}{}\n", session, reply.worker_id,
+             reply.worker_pid, reply.session_created ? ", new session" : "",
+             reply.worker_changed() ? ", moved from " + reply.previous_worker_id : "");
+  std::fflush(stderr);
+}
+
 int run_single(Snakepit& pit, const ExecFlags& flags) {
   std::string error;
   Json args = parse_json(flags.args_json, error).value_or(Json::object());
-  auto result = pit.execute(flags.command, std::move(args));
-  const Json& out = result.ok() ? *result : result.status().to_json();
-  fmt::print("{}\n", to_line(out));
-  std::fflush(stdout);
-  return exit_code(result.status().code());
+  if (flags.session.empty()) {
+    auto result = pit.execute(flags.command, std::move(args));
+    return print_outcome(result.status(), result.ok() ? &*result : nullptr);
+  }
+  auto reply = pit.execute_in_session(flags.session, flags.command, std::move(args));
+  if (reply.ok() && flags.verbose) print_where(flags.session, *reply);
+  return print_outcome(reply.status(), reply.ok() ? &reply->value : nullptr);
 }
 
 }  // namespace
@@ -52,13 +79,24 @@ CLI::App* add_exec_command(CLI::App& app, ExecFlags& flags) {
   add_pool_flags(*command, flags.pool, "default 1; with --batch 2 x hardware threads");
   auto* batch =
       command->add_flag("--batch", flags.batch,
-                        "Read request lines {\"id\",\"command\",\"args\",\"timeout_ms\"} from "
+                        "Read request lines {\"id\",\"command\",\"args\",\"session\",...} from "
                         "stdin; write one response line each, in completion order");
   command->add_option("COMMAND", flags.command, "Command to run, e.g. ping")->excludes(batch);
   command->add_option("ARGS_JSON", flags.args_json, "Arguments as a JSON object")
       ->check(json_object_validator())
       ->capture_default_str()
       ->excludes(batch);
+  auto* session =
+      command
+          ->add_option("--session", flags.session,
+                       "Run the request in this session (created on first use); each --batch "
+                       "line names its own with \"session\"")
+          ->check(session_id_validator())
+          ->excludes(batch);
+  command
+      ->add_flag("-v,--verbose", flags.verbose,
+                 "With --session: print \"session ID on worker W (pid P)\" on stderr")
+      ->needs(session);
   command
       ->add_option("--concurrency", flags.concurrency,
                    "Requests in flight at once (default: pool size)")

@@ -17,6 +17,8 @@ struct ExecFlags {
   PoolFlags pool;
   std::string command;
   std::string args_json = "{}";
+  std::string session;   // --session: run the request in this session
+  bool verbose = false;  // --verbose: with --session, where it ran on stderr
   bool batch = false;
   std::size_t concurrency = 0;  // 0: the pool's size
   bool stats = false;

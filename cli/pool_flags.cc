@@ -17,6 +17,18 @@ namespace {
 // Positive, and small enough for any steady_clock arithmetic (~24 days).
 CLI::Range millis_range() { return CLI::Range(std::int64_t{1}, std::int64_t{INT32_MAX}); }
 
+// --affinity: one of the library's mode names, listed in the error.
+CLI::Validator affinity_validator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (affinity_from_name(value)) return {};
+        return fmt::format("unknown affinity \"{}\"; allowed: {}, {}, {}", value,
+                           affinity_name(Affinity::kHint), affinity_name(Affinity::kStrictQueue),
+                           affinity_name(Affinity::kStrictFailFast));
+      },
+      "hint|strict_queue|strict_fail_fast", "affinity");
+}
+
 // Rejects --exec values that split_command_line() would reject, at parse time.
 CLI::Validator command_line_validator() {
   return CLI::Validator(
@@ -94,6 +106,12 @@ void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size
       ->check(millis_range())
       ->capture_default_str()
       ->group("POOL");
+  command
+      .add_option("--affinity", flags.affinity,
+                  "Where session requests run: hint (default: the session's worker if idle, else "
+                  "any), strict_queue (wait for it) or strict_fail_fast (fail if it is busy)")
+      ->check(affinity_validator())
+      ->group("POOL");
   command.add_option("--log-level", flags.log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str()
@@ -137,6 +155,12 @@ Result<Options> make_options(const PoolFlags& flags, std::size_t default_size) {
   pool.queue_timeout = Millis(flags.queue_timeout_ms);
   pool.startup_timeout = Millis(flags.startup_timeout_ms);
   pool.max_queue = flags.max_queue;
+  if (!flags.affinity.empty()) {
+    auto affinity = affinity_from_name(flags.affinity);
+    if (!affinity)
+      return Status(Code::kInvalidArgument, "--affinity: unknown mode " + flags.affinity);
+    pool.affinity = *affinity;
+  }
   options.logger = make_logger(flags.log_level);
   return options;
 }

@@ -28,6 +28,7 @@ struct PoolFlags {
   std::int64_t startup_timeout_ms = PoolOptions{}.startup_timeout.count();
   std::size_t max_queue = PoolOptions{}.max_queue;
   std::string log_level = "warn";
+  std::string affinity;  // empty: the library's default (hint)
 };
 
 // Adds the POOL flags to `command`, with validators so bad values fail the

@@ -114,6 +114,20 @@ TEST(CliUsage, ExitCodeTwo) {
   EXPECT_EQ(run({"exec", "--batch", "ping"}), 2);
   EXPECT_EQ(run({"exec", "--stats", "ping"}), 2);
   EXPECT_EQ(run({"demo", "--size", "x"}), 2);
+  EXPECT_EQ(run({"demo", "bogus"}), 2);
+  EXPECT_EQ(run({"exec", "--session", "a b", "ping"}), 2);  // not a session id
+  EXPECT_EQ(run({"exec", "--session", "", "ping"}), 2);
+  EXPECT_EQ(run({"exec", "--verbose", "ping"}), 2);           // needs --session
+  EXPECT_EQ(run({"exec", "--batch", "--session", "s1"}), 2);  // lines carry their own
+}
+
+TEST(CliUsage, BadAffinityNamesTheModes) {
+  CliProcess cli({"exec", "--affinity", "bogus", "ping"});
+  EXPECT_EQ(cli.finish(), 2);
+  EXPECT_TRUE(cli.out_lines().empty());
+  for (const char* mode : {"--affinity", "hint", "strict_queue", "strict_fail_fast"}) {
+    EXPECT_NE(cli.err().find(mode), std::string::npos) << cli.err();
+  }
 }
 
 TEST(CliUsage, BadArgsJson) {
@@ -153,6 +167,19 @@ TEST(CliExec, ErrorJsonAndExitCode) {
   EXPECT_TRUE(error.contains("details"));
 }
 
+TEST(CliExec, SessionPrintsTheValueAndVerboseTheWorker) {
+  CliProcess cli(
+      {"exec", "--session", "s1", "--affinity", "strict_fail_fast", "-v", "local_counter"});
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  ASSERT_EQ(cli.out_lines().size(), 1u);
+  const auto result = Json::parse(cli.out_lines()[0]);
+  EXPECT_EQ(result["count"], 1);
+  EXPECT_EQ(result["session_id"], "s1");
+  const std::string where = "session s1 on worker default-0.1 (pid " +
+                            std::to_string(result["pid"].get<int>()) + "), new session";
+  EXPECT_NE(cli.err().find(where), std::string::npos) << cli.err();
+}
+
 TEST(CliExec, PoolStartFailureOnStderr) {
   CliProcess cli({"exec", "--exec", "/nonexistent/worker --flag", "ping"});
   EXPECT_EQ(cli.finish(), 11);
@@ -189,6 +216,79 @@ TEST(CliBatch, AnswersEveryLineThenStats) {
   EXPECT_EQ(stats["stats"]["requests"], 4);
 }
 
+// Parses the response lines (all but a last {"stats"} line) by their "id".
+std::map<std::string, Json> responses_by_id(const std::vector<std::string>& lines) {
+  std::map<std::string, Json> by_id;
+  for (const auto& text : lines) {
+    auto line = Json::parse(text);
+    if (!line.contains("stats")) by_id[line["id"].dump()] = line;
+  }
+  return by_id;
+}
+
+TEST(CliBatch, SessionsKeepTheirWorker) {
+  // strict_queue: a session's lines wait for its worker even when several
+  // are in flight at once.
+  CliProcess cli({"exec", "--batch", "--size", "2", "--concurrency", "4", "--affinity",
+                  "strict_queue", "--stats"});
+  std::string input;
+  for (int round = 1; round <= 3; ++round) {
+    for (const char* session : {"a", "b"}) {
+      input += "{\"id\":\"" + std::string(session) + std::to_string(round) +
+               "\",\"command\":\"local_counter\",\"session\":\"" + session + "\"}\n";
+    }
+  }
+  input += "{\"id\":\"bad\",\"command\":\"local_counter\",\"session\":42}\n";
+  input += "{\"id\":\"plain\",\"command\":\"ping\"}\n";
+  cli.write_stdin(input);
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  ASSERT_EQ(cli.out_lines().size(), 9u);
+  auto by_id = responses_by_id(cli.out_lines());
+  for (const char* session : {"a", "b"}) {
+    const Json first = by_id["\"" + std::string(session) + "1\""];
+    ASSERT_EQ(first["ok"], true) << first;
+    const Json worker = first["worker"];
+    ASSERT_TRUE(worker["pid"].is_number_integer()) << first;
+    for (int round = 1; round <= 3; ++round) {
+      const Json line = by_id["\"" + std::string(session) + std::to_string(round) + "\""];
+      EXPECT_EQ(line["ok"], true) << line;
+      EXPECT_EQ(line["worker"], worker) << line;
+      EXPECT_EQ(line["result"]["pid"], worker["pid"]) << line;
+      EXPECT_EQ(line["result"]["count"], round) << line;
+      EXPECT_EQ(line["result"]["session_id"], session) << line;
+      EXPECT_FALSE(line.contains("previous_worker")) << line;
+    }
+  }
+  EXPECT_EQ(by_id["\"bad\""]["ok"], false);
+  EXPECT_EQ(by_id["\"bad\""]["error"]["code"], "InvalidArgument");
+  EXPECT_EQ(by_id["\"bad\""]["error"]["message"],
+            "line 7: \"session\" must be a string (a session id)");
+  EXPECT_EQ(by_id["\"plain\""]["ok"], true);
+  EXPECT_FALSE(by_id["\"plain\""].contains("worker"));
+  const auto stats = Json::parse(cli.out_lines().back())["stats"];
+  EXPECT_EQ(stats["sessions"]["created"], 2) << stats;
+  EXPECT_EQ(stats["sessions"]["current"], 2) << stats;
+  EXPECT_EQ(stats["affinity"]["hits"], 4) << stats;  // every line after a session's first
+  EXPECT_EQ(stats["affinity"]["rebinds"], 0) << stats;
+}
+
+TEST(CliBatch, HintMovesABusySessionAndSaysFromWhere) {
+  // Line 2 arrives while line 1 keeps the session's worker busy: hint
+  // affinity runs it on the other worker and moves the session there.
+  CliProcess cli({"exec", "--batch", "--size", "2", "--concurrency", "2"});
+  cli.write_stdin(
+      "{\"id\":1,\"command\":\"sleep\",\"args\":{\"ms\":500},\"session\":\"s\"}\n"
+      "{\"id\":2,\"command\":\"local_counter\",\"session\":\"s\"}\n");
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  auto by_id = responses_by_id(cli.out_lines());
+  ASSERT_EQ(by_id.size(), 2u);
+  EXPECT_EQ(by_id["1"]["ok"], true) << by_id["1"];
+  EXPECT_EQ(by_id["2"]["ok"], true) << by_id["2"];
+  EXPECT_NE(by_id["2"]["worker"]["id"], by_id["1"]["worker"]["id"]);
+  EXPECT_EQ(by_id["2"]["previous_worker"], by_id["1"]["worker"]["id"]);
+  EXPECT_FALSE(by_id["1"].contains("previous_worker"));
+}
+
 TEST(CliBatch, SigtermShutsDownAndExits143) {
   CliProcess cli({"exec", "--batch", "--size", "1"});
   cli.write_stdin("{\"id\":1,\"command\":\"ping\"}\n");
@@ -217,6 +317,34 @@ TEST(CliDemo, RunsEveryStep) {
     ++expected_errors;
   }
   EXPECT_EQ(expected_errors, 3u) << out;
+  EXPECT_EQ(out.find("\x1b["), std::string::npos);  // no colours into a pipe
+}
+
+TEST(CliDemo, SessionsRunsEveryStep) {
+  CliProcess cli({"demo", "sessions"});
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  std::string out;
+  for (const auto& line : cli.out_lines()) out += line + "\n";
+  for (const char* fact : {
+           "Started 3 workers concurrently",
+           "1 2 3",  // local_counter counting up
+           "session_sum     {\"key\":\"scores\"}                 -> 42",
+           "from C++, pit.sessions()->read(\"alice\") -> "
+           "{\"name\":\"Alice\",\"scores\":[10,20,12]}",
+           "with SIGKILL",
+           "alice: local_counter -> count 1 on worker",  // the count restarted after the kill
+           ", moved from default-",
+           "reason:  session_worker_lost",
+           "unbind_session(\"dora\") -> ok",
+           "exists(\"brief\") -> false",
+           "reason:  no_session",
+           "worker_lost 2",
+           "Sessions demo finished: every step behaved as expected.",
+       }) {
+    EXPECT_NE(out.find(fact), std::string::npos) << fact << "\n" << out;
+  }
+  EXPECT_EQ(out.find("UNEXPECTED"), std::string::npos) << out;
+  EXPECT_EQ(out.find("WRONG RESULT"), std::string::npos) << out;
   EXPECT_EQ(out.find("\x1b["), std::string::npos);  // no colours into a pipe
 }
 

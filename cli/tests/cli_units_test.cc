@@ -91,6 +91,45 @@ TEST(ParseBatchRequest, BadLinesKeepTheirId) {
   }
 }
 
+TEST(ParseBatchRequest, Session) {
+  auto request =
+      parse_batch_request(R"({"id":1,"command":"local_counter","session":"user-42"})", 1);
+  EXPECT_EQ(request.error, "");
+  ASSERT_TRUE(request.session.has_value());
+  EXPECT_EQ(*request.session, "user-42");
+  EXPECT_FALSE(parse_batch_request(R"({"command":"ping"})", 1).session.has_value());
+  // The id itself is the pool's to check (reason bad_session_id), not the parser's.
+  auto spaced = parse_batch_request(R"({"command":"ping","session":"a b"})", 1);
+  EXPECT_EQ(spaced.error, "");
+  EXPECT_EQ(spaced.session, "a b");
+}
+
+TEST(ParseBatchRequest, SessionMustBeAString) {
+  for (const char* value : {"7", "null", "true", "[\"a\"]", "{\"id\":\"a\"}"}) {
+    const std::string line = std::string(R"({"id":9,"command":"ping","session":)") + value + "}";
+    auto request = parse_batch_request(line, 3);
+    EXPECT_EQ(request.error, "line 3: \"session\" must be a string (a session id)") << line;
+    EXPECT_EQ(request.id, 9) << line;
+    EXPECT_FALSE(request.session.has_value()) << line;
+  }
+}
+
+TEST(BatchResponse, SessionLineHasWorker) {
+  SessionReply reply;
+  reply.value = Json{{"count", 1}};
+  reply.worker_id = "default-0.1";
+  reply.worker_pid = 123;
+  reply.session_created = true;
+  EXPECT_EQ(batch_session_response("a", reply),
+            R"({"id":"a","ok":true,"result":{"count":1},"worker":{"id":"default-0.1","pid":123}})");
+  reply.previous_worker_id = "default-1.1";
+  EXPECT_EQ(batch_session_response(1, reply),
+            R"({"id":1,"ok":true,"result":{"count":1},"worker":{"id":"default-0.1","pid":123},)"
+            R"("previous_worker":"default-1.1"})");
+  const Status lost(Code::kUnavailable, "gone", Json{{"reason", "session_worker_lost"}});
+  EXPECT_EQ(batch_session_response(2, lost), batch_response(2, lost));
+}
+
 TEST(BatchResponse, KeyOrderAndShape) {
   EXPECT_EQ(batch_response("a", Json{{"x", 1}}), R"({"id":"a","ok":true,"result":{"x":1}})");
   const auto line = Json::parse(batch_response(2, Status(Code::kNotFound, "gone")));

@@ -269,9 +269,8 @@ void Snakepit::execute_in_session_async(std::string session_id, std::string comm
     done(moved_from());
     return;
   }
-  if (session_id.empty()) {
-    // Empty means "no session" inside the pool: refuse it here.
-    done(invalid_argument("session id must not be empty", Json{{"reason", "bad_session_id"}}));
+  if (session_id.empty()) {  // empty means "no session" inside the pool: refuse it here
+    done(validate_session_id(session_id));
     return;
   }
   auto reply = [done = std::move(done)](Result<Json> result, const Request* request) {

@@ -174,12 +174,15 @@ class SessionOperationsTest(BridgeCase):
                     caught(lambda: s.update(set={"a": 1, 2: 3})),
                     caught(lambda: s.update(set=[("a", 1)])),
                     caught(lambda: s.update(delete="key")),
-                    caught(lambda: s.update(delete={"k": 1}))]
+                    caught(lambda: s.update(delete={"k": 1})),
+                    caught(lambda: s.get(1)),
+                    caught(lambda: s.read("a", None)),
+                    caught(lambda: s.delete(2.5))]
         bridge = self.start(op=op)
         bridge.request_with_session(1, "op", "s-1")
         kind, _, _, results = bridge.recv_frame()
         self.assertEqual(kind, RESPONSE)  # no call frame came first
-        self.assertEqual([r["code"] for r in results], ["InvalidArgument"] * 5)
+        self.assertEqual([r["code"] for r in results], ["InvalidArgument"] * 8)
 
     def test_call_ids_count_from_one_across_requests(self):
         def two_gets(ctx):

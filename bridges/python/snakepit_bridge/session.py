@@ -35,12 +35,15 @@ class Session:
 
     def get(self, key, default=None):
         """The value stored under ``key``, or ``default`` if there is none."""
+        _check_key(key)
         values = self._values(self._call("session.read", {"keys": [key]}))
         return values[key] if key in values else default
 
     def read(self, *keys):
         """(dict of the present ``keys`` and their values, version); with no
         keys every key."""
+        for key in keys:
+            _check_key(key)
         result = self._call("session.read", {"keys": list(keys)} if keys else {})
         return self._values(result), self._version(result, "session.read")
 
@@ -57,6 +60,7 @@ class Session:
 
     def delete(self, key):
         """Remove ``key`` (no error if absent); returns the new version."""
+        _check_key(key)
         return self._version(self._call("session.update", {"delete": [key]}))
 
     def update(self, set=None, delete=None, if_version=None):
@@ -124,7 +128,8 @@ class Session:
 
 
 def _check_key(key):
-    # JSON would turn a non-string dict key into a string silently.
+    # Checked here so the caller's mistake is named as theirs (and JSON would
+    # turn a non-string dict key into a string silently).
     if type(key) is not str:
         raise InvalidArgument("session keys are strings, not %s" % type(key).__name__,
                               type="TypeError")
