@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "snakepit/events.h"
 #include "snakepit/session_store.h"
 
 namespace spdlog {
@@ -74,6 +75,30 @@ struct RestartPolicy {
   Millis window{30000};
 };
 
+// Liveness of idle workers: after `interval` without traffic the host sends
+// `ping`; a worker that misses `max_missed` pongs in a row (each within
+// `timeout`) is killed and replaced. Busy workers are judged by their
+// request's deadline instead. Native protocol only.
+struct HeartbeatPolicy {
+  Millis interval{5000};  // 0: no heartbeats
+  Millis timeout{5000};
+  int max_missed = 2;
+};
+
+// Planned retirement. A worker due for it gets a replacement started at
+// once and keeps serving until the replacement is ready (so max_requests may
+// be exceeded by what it serves meanwhile); then it finishes its current
+// request and stops. The pool never has fewer ready workers than its size,
+// and recycling fails no request.
+struct RecyclePolicy {
+  std::uint64_t max_requests = 0;    // per worker; 0: no limit
+  double max_requests_jitter = 0.1;  // ± fraction, drawn per worker, so workers do not retire together
+  Millis max_lifetime{0};            // 0: no limit
+  Millis max_idle{0};                // 0: no limit
+  std::uint64_t max_rss_bytes = 0;   // resident memory of the worker's process tree; 0: no limit
+  Millis check_interval{1000};       // of lifetime, idleness and memory (also checked after each request)
+};
+
 // Where a session's requests run (execute_in_session). The first request
 // binds the session to the worker that ran it.
 enum class Affinity {
@@ -98,12 +123,15 @@ struct PoolOptions {
   Millis queue_timeout{10000};    // longest wait in the queue
   std::size_t max_queue = 10000;  // queued requests beyond this: ResourceExhausted
   RestartPolicy restart;
-  Millis cancel_grace{2000};  // after `cancel`, a still-busy worker is killed
+  Millis cancel_grace{2000};  // after `cancel`, a still-busy worker gets SIGUSR1 (stack dump), then SIGKILL
+  Millis stack_dump_grace{200};  // between SIGUSR1 and SIGKILL; 0: no stack dump
   Millis stop_grace{2000};    // after `shutdown`, SIGTERM to the process group
   Millis kill_grace{2000};    // after SIGTERM, SIGKILL to the process group
   std::uint32_t max_frame_bytes = 64u << 20;  // both directions
   std::size_t max_log_line = 4096;            // worker stdout/stderr lines are cut here
   Affinity affinity = Affinity::kHint;        // of session requests; overridable per call
+  HeartbeatPolicy heartbeat;
+  RecyclePolicy recycle;
 };
 
 struct SessionOptions {
@@ -119,6 +147,8 @@ struct SessionOptions {
 struct Options {
   PoolOptions pool;
   SessionOptions sessions;
+  // Telemetry from start-up on (more subscribers: Snakepit::subscribe).
+  EventHandler on_event;
   // Where logs go, worker output included. Null: a logger named "snakepit"
   // writing to stderr at level warn.
   std::shared_ptr<spdlog::logger> logger;

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "snakepit/events.h"
 #include "snakepit/json.h"
 #include "snakepit/options.h"
 #include "snakepit/session_store.h"
@@ -102,6 +103,11 @@ class Snakepit {
   // The session store: data, listing, deletion. Thread-safe. Null only for
   // a moved-from Snakepit.
   std::shared_ptr<SessionStore> sessions() const;
+
+  // Adds a telemetry handler (events.h; Options::on_event sees start-up
+  // too) and returns its id; 0 once shut down. Handlers run on the loop thread.
+  std::uint64_t subscribe(EventHandler handler);
+  void unsubscribe(std::uint64_t id);
 
   PoolStats stats() const;
   std::vector<WorkerInfo> list_workers() const;

@@ -52,6 +52,9 @@ struct PoolStats {
   std::uint64_t retries = 0;      // idempotent requests re-run after a worker loss
   std::uint64_t restarts = 0;
   std::map<std::string, std::uint64_t> restart_reasons;
+  std::uint64_t recycles = 0;  // workers retired on purpose (RecyclePolicy)
+  std::map<std::string, std::uint64_t> recycle_reasons;
+  std::uint64_t heartbeats_missed = 0;
   std::chrono::milliseconds startup_duration{0};
 
   // Session requests: ran on their bound worker / could not (busy or gone) /

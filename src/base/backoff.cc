@@ -12,8 +12,17 @@ Millis RestartTracker::base_delay(const RestartPolicy& policy, int n) {
   return std::min(delay, policy.backoff_max);
 }
 
-std::optional<Millis> RestartTracker::on_crash(TimePoint now) {
+void RestartTracker::forget_before(TimePoint now) {
   while (!crashes_.empty() && now - crashes_.front() >= policy_.window) crashes_.pop_front();
+}
+
+bool RestartTracker::may_retry(TimePoint now) {
+  forget_before(now);
+  return recent_restarts() < policy_.max_restarts;
+}
+
+std::optional<Millis> RestartTracker::on_crash(TimePoint now) {
+  forget_before(now);
   crashes_.push_back(now);
   const int n = recent_restarts();
   if (n > policy_.max_restarts) return std::nullopt;

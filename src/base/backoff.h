@@ -22,6 +22,10 @@ class RestartTracker {
   // nullopt when the slot exceeded its intensity limit and must stay down.
   std::optional<Millis> on_crash(TimePoint now);
 
+  // Whether a slot that exceeded the limit may try again at `now`: enough
+  // of its crashes have left the window.
+  bool may_retry(TimePoint now);
+
   // Restarts counted in the current window (after the last on_crash).
   int recent_restarts() const { return static_cast<int>(crashes_.size()); }
 
@@ -29,6 +33,8 @@ class RestartTracker {
   static Millis base_delay(const RestartPolicy& policy, int n);
 
  private:
+  void forget_before(TimePoint now);
+
   RestartPolicy policy_;
   std::deque<TimePoint> crashes_;
   std::mt19937_64 rng_;

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 
+#include "process/process_tree.h"
+
 namespace snakepit::internal {
 namespace {
 
@@ -22,6 +24,10 @@ Millis millis_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration_cast<Millis>(to - from);
 }
 
+std::chrono::microseconds micros_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(to - from);
+}
+
 Status session_worker_lost(const Request& request) {
   return unavailable(fmt::format("session {} was bound to worker {}, which is gone with its in-memory state; "
                                  "unbind the session or use hint affinity to go on with another worker",
@@ -34,13 +40,15 @@ Status session_worker_lost(const Request& request) {
 }  // namespace
 
 Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher,
-           std::shared_ptr<SessionStore> sessions)
+           std::shared_ptr<SessionStore> sessions, EventBus& events)
     : io_(io),
       options_(std::move(options)),
       logger_(std::move(logger)),
       launcher_(launcher),
       sessions_(sessions),
       host_calls_(std::move(sessions)),
+      events_(events),
+      maintenance_timer_(io),
       grace_timer_(io) {
   spawn_spec_.executable = options_.adapter.executable;
   spawn_spec_.argv.push_back(options_.adapter.executable);
@@ -67,12 +75,19 @@ void Pool::start(std::function<void(Status)> done) {
   for (std::size_t i = 0; i < slots_.size(); ++i) spawn(static_cast<int>(i));
 }
 
-void Pool::spawn(int index) {
+void Pool::spawn(int index, bool successor) {
   Slot& slot = *slots_[index];
   ++slot.generation;
   auto worker = std::make_shared<Worker>(io_, WorkerConfig{&options_, logger_}, index,
                                          fmt::format("{}-{}.{}", options_.name, index, slot.generation), *this);
-  slot.worker = worker;
+  if (successor) {
+    slot.successor = worker;
+    slot.successor_ready = false;
+  } else {
+    slot.worker = worker;
+    slot.request_limit = draw_request_limit();
+  }
+  emit_worker(EventType::kWorkerStarting, *worker);
   SpawnSpec spec = spawn_spec_;
   spec.env.push_back("SNAKEPIT_WORKER_ID=" + worker->id());
   ++pending_spawns_;
@@ -90,6 +105,12 @@ void Pool::attach(int index, const std::shared_ptr<Worker>& worker, Result<Child
     if (!cause.details().is_object()) cause.details() = Json::object();
     cause.details()["reason"] = "spawn_failed";
     cause.details()["worker_id"] = worker->id();
+    if (slot.successor == worker) {  // the current worker keeps serving; recycling is retried later
+      logger_->warn("{}", cause.message());
+      slot.successor.reset();
+      maybe_stopped();
+      return;
+    }
     if (slot.worker == worker) slot.worker.reset();
     if (phase_ == Phase::kStarting) {
       fail_start(cause);
@@ -123,9 +144,16 @@ void Pool::on_worker_ready(Worker& worker) {
     worker.stop();
     return;
   }
+  if (slots_[worker.slot()]->successor.get() == &worker) {
+    slots_[worker.slot()]->successor_ready = true;
+    if (promote_successor(worker.slot())) check_ready_waiters();
+    return;
+  }
+  emit_worker(EventType::kWorkerReady, worker);
   if (phase_ == Phase::kStarting && all_ready()) {
     phase_ = Phase::kRunning;
     counters_.set_startup_duration(millis_between(start_time_, Clock::now()));
+    schedule_maintenance();
     if (auto done = std::move(start_done_)) done(Status{});
   }
   live_[worker.id()] = &worker;
@@ -134,6 +162,7 @@ void Pool::on_worker_ready(Worker& worker) {
 }
 
 void Pool::submit(RequestPtr request) {
+  request->submitted_at = Clock::now();
   if (phase_ != Phase::kRunning) {
     finish(request, unavailable(fmt::format("pool {} is not serving (shutting down)", options_.name),
                                 Json{{"reason", "pool_stopping"}}));
@@ -241,6 +270,7 @@ void Pool::enqueue(RequestPtr request, int pinned_slot) {
   request->pinned_slot = pinned_slot;
   queue_peak_ = std::max(queue_peak_, ++queued_);
   request->queued_at = Clock::now();
+  emit_request(EventType::kRequestQueued, *request);
   const auto queue_deadline = request->queued_at + options_.queue_timeout;
   const bool queue_timeout_first = queue_deadline < request->deadline;
   request->timer.expires_at(std::min(queue_deadline, request->deadline));
@@ -250,6 +280,7 @@ void Pool::enqueue(RequestPtr request, int pinned_slot) {
     if (ec || !r || !r->queue_position) return;
     unqueue(*r);
     if (queue_timeout_first) counters_.queue_timeout();
+    emit_request(EventType::kRequestTimedOut, *r, queue_timeout_first ? "queue_timeout" : "deadline");
     const auto waited = millis_between(r->queued_at, Clock::now()).count();
     finish(r, deadline_exceeded(
                   queue_timeout_first
@@ -274,6 +305,8 @@ bool Pool::run(Worker& worker, RequestPtr request) {
     return false;
   }
   if (!request->session_id.empty()) note_session_worker(*request, worker);
+  request->started_at = Clock::now();
+  emit_request(EventType::kRequestStarted, *request);
   Slot& slot = *slots_[worker.slot()];
   request->worker_slot = worker.slot();
   ++request->attempts;
@@ -283,6 +316,7 @@ bool Pool::run(Worker& worker, RequestPtr request) {
                                 boost::system::error_code ec) {
     auto r = weak.lock();
     if (ec || !r || r->finished) return;
+    emit_request(EventType::kRequestTimedOut, *r, "deadline");
     finish(r, deadline_exceeded(fmt::format("request {} ('{}') passed its deadline while running on worker {}",
                                             r->id, r->command, worker->id()),
                                 Json{{"reason", "deadline"}, {"worker_id", worker->id()}}));
@@ -292,7 +326,9 @@ bool Pool::run(Worker& worker, RequestPtr request) {
 }
 
 void Pool::on_worker_response(Worker& worker, std::uint64_t request_id, Result<Json> result) {
-  Slot& slot = *slots_[worker.slot()];
+  const int index = worker.slot();
+  Slot& slot = *slots_[index];
+  if (slot.worker.get() != &worker) return;  // retired workers run nothing
   RequestPtr request = std::move(slot.running);
   if (request && request->id == request_id) finish(request, std::move(result));
   if (phase_ == Phase::kStopping) {
@@ -300,7 +336,24 @@ void Pool::on_worker_response(Worker& worker, std::uint64_t request_id, Result<J
     maybe_stopped();
     return;
   }
+  if (slot.successor_ready && promote_successor(index)) return;
+  if (auto reason = recycle_due(slot, worker, /*periodic=*/false)) start_successor(index, std::move(*reason));
   worker_idle(worker);
+}
+
+void Pool::on_worker_heartbeat_missed(Worker& worker, int missed) {
+  counters_.heartbeat_missed();
+  logger_->warn("worker {} (pid {}) missed heartbeat {} of {}", worker.id(), worker.pid(), missed,
+                options_.heartbeat.max_missed);
+  if (!events_.active()) return;
+  Event event;
+  event.type = EventType::kHeartbeatMissed;
+  event.missed = missed;
+  event.pool = options_.name;
+  event.worker_id = worker.id();
+  event.pid = worker.pid();
+  event.slot = worker.slot();
+  events_.emit(event);
 }
 
 void Pool::on_worker_call(Worker& worker, std::uint64_t call_id, Json call) {
@@ -358,6 +411,7 @@ void Pool::finish(const RequestPtr& request, Result<Json> result) {
   request->finished = true;
   request->timer.cancel();
   counters_.request_finished(result.status());
+  emit_request(EventType::kRequestFinished, *request, {}, result.status().code());
   auto done = std::move(request->done);
   try {
     done(std::move(result), request.get());
@@ -371,6 +425,24 @@ void Pool::finish(const RequestPtr& request, Result<Json> result) {
 void Pool::on_worker_exit(Worker& worker, const Status& cause) {
   const int index = worker.slot();
   Slot& slot = *slots_[index];
+  const std::string reason = reason_of(cause);
+  if (worker.killed_by_host()) emit_worker(EventType::kWorkerKilled, worker, reason, &cause.details());
+  emit_worker(EventType::kWorkerExited, worker, reason, &cause.details());
+  if (slot.successor.get() == &worker) {  // the replacement died before taking over
+    logger_->warn("{}", cause.message());
+    auto self = std::move(slot.successor);
+    slot.successor_ready = false;
+    if (phase_ == Phase::kRunning && !slot.worker) schedule_restart(index, cause);
+    maybe_stopped();
+    return;
+  }
+  if (auto it = std::find_if(retired_.begin(), retired_.end(), [&](const auto& w) { return w.get() == &worker; });
+      it != retired_.end()) {
+    auto self = std::move(*it);
+    retired_.erase(it);
+    maybe_stopped();
+    return;
+  }
   if (slot.worker.get() != &worker) return;
   take_idle(worker);
   live_.erase(worker.id());
@@ -400,7 +472,12 @@ void Pool::on_worker_exit(Worker& worker, const Status& cause) {
       return;
     case Phase::kRunning:
       logger_->warn("{}", cause.message());
-      schedule_restart(index, cause);
+      // A successor started for recycling takes over (now, or once ready).
+      if (slot.successor) {
+        promote_successor(index);
+      } else {
+        schedule_restart(index, cause);
+      }
       // A retried request may be first in line while other workers are idle.
       if (!queue_.empty()) {
         if (Worker* idle = pop_idle()) worker_idle(*idle);
@@ -415,6 +492,15 @@ void Pool::on_worker_exit(Worker& worker, const Status& cause) {
 void Pool::schedule_restart(int index, const Status& cause) {
   Slot& slot = *slots_[index];
   const auto delay = slot.tracker.on_crash(Clock::now());
+  if (events_.active()) {
+    Event event;
+    event.type = delay ? EventType::kWorkerRestartScheduled : EventType::kSlotFailed;
+    event.pool = options_.name;
+    event.slot = index;
+    event.reason = reason_of(cause);
+    event.delay = delay.value_or(Millis(0));
+    events_.emit(event);
+  }
   if (!delay) {
     slot.failed = true;
     logger_->error("pool {} slot {} crashed more than {} times in {} ms; giving up on it", options_.name, index,
@@ -474,9 +560,11 @@ void Pool::shutdown(Millis grace, std::function<void()> done) {
   }
   fail_queue(unavailable(fmt::format("pool {} is shutting down", options_.name), Json{{"reason", "pool_stopping"}}));
   clear_idle();
+  maintenance_timer_.cancel();
   for (auto& slot : slots_) {
     slot->restart_timer.cancel();
     if (slot->worker && (!slot->running || slot->running->finished)) slot->worker->stop();
+    if (slot->successor) slot->successor->stop();
   }
   // Running requests get `grace` to finish; then they fail and their workers stop.
   grace_timer_.expires_after(grace);
@@ -497,9 +585,9 @@ void Pool::shutdown(Millis grace, std::function<void()> done) {
 }
 
 void Pool::maybe_stopped() {
-  if (phase_ != Phase::kStopping || pending_spawns_ > 0) return;
+  if (phase_ != Phase::kStopping || pending_spawns_ > 0 || !retired_.empty()) return;
   for (const auto& slot : slots_) {
-    if (slot->worker) return;
+    if (slot->worker || slot->successor) return;
   }
   phase_ = Phase::kStopped;
   grace_timer_.cancel();
@@ -546,6 +634,132 @@ void Pool::check_ready_waiters() {
     waiter.timer->cancel();
     waiter.done(status);
   }
+}
+
+std::optional<std::string> Pool::recycle_due(const Slot& slot, const Worker& worker, bool periodic) const {
+  const RecyclePolicy& policy = options_.recycle;
+  if (slot.successor) return std::nullopt;  // already being replaced
+  const auto now = Clock::now();
+  if (slot.request_limit > 0 && worker.requests_served() >= slot.request_limit) return "max_requests";
+  if (policy.max_lifetime.count() > 0 && now - worker.started_at() >= policy.max_lifetime) return "max_lifetime";
+  if (periodic && policy.max_idle.count() > 0 && worker.state() == WorkerState::kReady &&
+      now - worker.idle_since() >= policy.max_idle) {
+    return "max_idle";
+  }
+  if (policy.max_rss_bytes > 0) {
+    const auto rss = process_tree_rss_bytes(worker.pid());
+    if (rss && *rss > policy.max_rss_bytes) return "max_rss";
+  }
+  return std::nullopt;
+}
+
+void Pool::start_successor(int index, std::string reason) {
+  Slot& slot = *slots_[index];
+  if (phase_ != Phase::kRunning || slot.successor) return;
+  logger_->info("worker {} is due for recycling ({}); starting its replacement", slot.worker->id(), reason);
+  slot.recycle_reason = std::move(reason);
+  spawn(index, /*successor=*/true);
+}
+
+bool Pool::promote_successor(int index) {
+  Slot& slot = *slots_[index];
+  if (!slot.successor_ready) return false;
+  // Busy or being stopped: it finishes first (its response or exit comes back here).
+  if (slot.worker && slot.worker->state() != WorkerState::kReady) return false;
+  auto retiring = std::exchange(slot.worker, std::move(slot.successor));
+  slot.successor_ready = false;
+  slot.request_limit = draw_request_limit();
+  Worker& worker = *slot.worker;
+  emit_worker(EventType::kWorkerReady, worker);  // before the retirement: capacity never dips
+  if (retiring) retire(std::move(retiring), slot.recycle_reason);
+  live_[worker.id()] = &worker;
+  worker_idle(worker);
+  return true;
+}
+
+void Pool::retire(std::shared_ptr<Worker> worker, const std::string& reason) {
+  take_idle(*worker);
+  live_.erase(worker->id());
+  counters_.recycled(reason);
+  emit_worker(EventType::kWorkerRecycled, *worker, reason);
+  logger_->info("worker {} (pid {}) recycled ({}) after {} requests", worker->id(), worker->pid(), reason,
+                worker->requests_served());
+  worker->stop();
+  retired_.push_back(std::move(worker));
+}
+
+std::uint64_t Pool::draw_request_limit() {
+  const RecyclePolicy& policy = options_.recycle;
+  if (policy.max_requests == 0) return 0;
+  std::uniform_real_distribution<double> spread(1.0 - policy.max_requests_jitter, 1.0 + policy.max_requests_jitter);
+  const double limit = static_cast<double>(policy.max_requests) * spread(rng_);
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(limit));
+}
+
+void Pool::schedule_maintenance() {
+  maintenance_timer_.expires_after(options_.recycle.check_interval);
+  maintenance_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || phase_ != Phase::kRunning) return;
+    maintain();
+    schedule_maintenance();
+  });
+}
+
+void Pool::maintain() {
+  const auto now = Clock::now();
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = *slots_[i];
+    const int index = static_cast<int>(i);
+    if (slot.failed) {
+      // Reconcile: the pool returns to its size once the crashes age out.
+      if (slot.tracker.may_retry(now)) {
+        logger_->info("pool {} slot {}: its crashes left the restart window; starting it again", options_.name, i);
+        slot.failed = false;
+        spawn(index);
+      }
+      continue;
+    }
+    if (!slot.worker) continue;
+    const auto state = slot.worker->state();
+    if (state != WorkerState::kReady && state != WorkerState::kBusy) continue;
+    if (auto reason = recycle_due(slot, *slot.worker, /*periodic=*/true)) start_successor(index, std::move(*reason));
+  }
+}
+
+void Pool::emit_worker(EventType type, const Worker& worker, std::string_view reason, const Json* details) {
+  if (!events_.active()) return;
+  Event event;
+  event.type = type;
+  event.pool = options_.name;
+  event.worker_id = worker.id();
+  event.pid = worker.pid();
+  event.slot = worker.slot();
+  event.reason = reason;
+  event.details = details;
+  events_.emit(event);
+}
+
+void Pool::emit_request(EventType type, const Request& request, std::string_view reason, Code code) {
+  if (!events_.active()) return;
+  Event event;
+  event.type = type;
+  event.code = code;
+  event.pool = options_.name;
+  event.request_id = request.id;
+  event.command = request.command;
+  event.session_id = request.session_id;
+  event.reason = reason;
+  const auto now = Clock::now();
+  const bool started = request.started_at != Clock::time_point{};
+  event.queue_wait = micros_between(request.submitted_at, started ? request.started_at : now);
+  if (started) event.run_time = micros_between(request.started_at, now);
+  if (request.worker_slot >= 0 && slots_[request.worker_slot]->worker) {
+    const Worker& worker = *slots_[request.worker_slot]->worker;
+    event.worker_id = worker.id();
+    event.pid = worker.pid();
+    event.slot = worker.slot();
+  }
+  events_.emit(event);
 }
 
 PoolStats Pool::stats() const {

@@ -1,6 +1,6 @@
 // Pool: the worker slots of one adapter configuration, the dispatch queue,
 // session affinity, and supervision (restart with backoff and an intensity
-// limit). Loop-only: every method runs on the event-loop thread; the facade
+// limit, heartbeats, recycling with the replacement started first). Loop-only: every method runs on the event-loop thread; the facade
 // posts into it.
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "base/backoff.h"
 #include "base/log.h"
 #include "pool/dispatch_queue.h"
+#include "pool/event_bus.h"
 #include "pool/pool_counters.h"
 #include "pool/request.h"
 #include "process/launcher.h"
@@ -28,7 +30,7 @@ class Pool final : public WorkerListener {
  public:
   // REQUIRES: `options` validated, adapter executable resolved to a path.
   Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher,
-       std::shared_ptr<SessionStore> sessions);
+       std::shared_ptr<SessionStore> sessions, EventBus& events);
   ~Pool() override;
 
   // Starts every worker concurrently. `done` gets Ok once all are ready, or
@@ -50,6 +52,7 @@ class Pool final : public WorkerListener {
   void on_worker_ready(Worker& worker) override;
   void on_worker_response(Worker& worker, std::uint64_t request_id, Result<Json> result) override;
   void on_worker_call(Worker& worker, std::uint64_t call_id, Json call) override;
+  void on_worker_heartbeat_missed(Worker& worker, int missed) override;
   void on_worker_exit(Worker& worker, const Status& cause) override;
 
  private:
@@ -60,6 +63,12 @@ class Pool final : public WorkerListener {
     explicit Slot(boost::asio::io_context& io, const RestartPolicy& policy) : tracker(policy), restart_timer(io) {}
     int generation = 0;
     std::shared_ptr<Worker> worker;  // null while waiting for a restart, or failed
+    // The replacement of a worker due for recycling: starting, then ready
+    // and waiting for `worker` to finish its request.
+    std::shared_ptr<Worker> successor;
+    bool successor_ready = false;
+    std::string recycle_reason;
+    std::uint64_t request_limit = 0;  // max_requests with this worker's jitter; 0: none
     bool failed = false;
     int restarts = 0;
     std::string last_exit;
@@ -70,7 +79,8 @@ class Pool final : public WorkerListener {
     boost::asio::steady_timer restart_timer;
   };
 
-  void spawn(int slot);
+  // Starts the slot's worker, or (`successor`) its replacement.
+  void spawn(int slot, bool successor = false);
   void attach(int slot, const std::shared_ptr<Worker>& worker, Result<ChildProcess> child);
   // Sends the request to `worker`; false (request finished with an error,
   // worker still idle) when it cannot be sent.
@@ -95,6 +105,20 @@ class Pool final : public WorkerListener {
   void check_ready_waiters();
   bool all_ready() const;
   bool any_slot_alive() const;
+  // Recycling: a due worker gets a successor; once the successor is ready
+  // and the worker idle, the successor takes its place.
+  std::optional<std::string> recycle_due(const Slot& slot, const Worker& worker, bool periodic) const;
+  void start_successor(int slot, std::string reason);
+  bool promote_successor(int slot);  // false while the current worker is busy
+  void retire(std::shared_ptr<Worker> worker, const std::string& reason);
+  std::uint64_t draw_request_limit();
+  // Periodic: recycling by age, idleness and memory; failed slots retried
+  // once their crashes left the restart window.
+  void schedule_maintenance();
+  void maintain();
+  void emit_worker(EventType type, const Worker& worker, std::string_view reason = {},
+                   const Json* details = nullptr);
+  void emit_request(EventType type, const Request& request, std::string_view reason = {}, Code code = Code::kOk);
   void fail_queue(const Status& status);
   void fail_pinned(Slot& slot);
 
@@ -113,6 +137,10 @@ class Pool final : public WorkerListener {
   std::unordered_map<std::string, Worker*> live_;  // ready or busy workers by id
   std::shared_ptr<SessionStore> sessions_;
   HostCalls host_calls_;
+  EventBus& events_;
+  std::vector<std::shared_ptr<Worker>> retired_;  // recycled, stopping
+  boost::asio::steady_timer maintenance_timer_;
+  std::mt19937_64 rng_{std::random_device{}()};
   PoolCounters counters_;
   std::uint64_t last_request_id_ = 0;
   int pending_spawns_ = 0;

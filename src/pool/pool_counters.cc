@@ -26,6 +26,9 @@ void PoolCounters::fill(PoolStats& stats) const {
   stats.restarts = restarts_;
   stats.restart_reasons = restart_reasons_;
   stats.startup_duration = startup_duration_;
+  stats.recycles = recycles_;
+  stats.recycle_reasons = recycle_reasons_;
+  stats.heartbeats_missed = heartbeats_missed_;
   stats.affinity_hits = affinity_hits_;
   stats.affinity_misses = affinity_misses_;
   stats.affinity_rebinds = affinity_rebinds_;

@@ -19,6 +19,11 @@ class PoolCounters {
   void retried() { ++retries_; }
   void restarted(const std::string& reason);
   void set_startup_duration(std::chrono::milliseconds d) { startup_duration_ = d; }
+  void recycled(const std::string& reason) {
+    ++recycles_;
+    ++recycle_reasons_[reason];
+  }
+  void heartbeat_missed() { ++heartbeats_missed_; }
   void affinity_hit() { ++affinity_hits_; }
   void affinity_miss() { ++affinity_misses_; }
   void affinity_rebind() { ++affinity_rebinds_; }
@@ -37,6 +42,9 @@ class PoolCounters {
   std::uint64_t restarts_ = 0;
   std::map<std::string, std::uint64_t> restart_reasons_;
   std::chrono::milliseconds startup_duration_{0};
+  std::uint64_t recycles_ = 0;
+  std::map<std::string, std::uint64_t> recycle_reasons_;
+  std::uint64_t heartbeats_missed_ = 0;
   std::uint64_t affinity_hits_ = 0;
   std::uint64_t affinity_misses_ = 0;
   std::uint64_t affinity_rebinds_ = 0;

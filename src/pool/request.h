@@ -57,7 +57,9 @@ struct Request {
   bool idempotent = false;
   int attempts = 0;
   std::chrono::steady_clock::time_point deadline;
+  std::chrono::steady_clock::time_point submitted_at;
   std::chrono::steady_clock::time_point queued_at;
+  std::chrono::steady_clock::time_point started_at;  // last sent to a worker; epoch: never
   OnceCallback done;
 
   // Session requests (execute_in_session) only.

@@ -29,16 +29,33 @@ ExitInfo ExitInfo::from_wait_status(int status) {
   return info;
 }
 
+void ExitInfo::classify_oom(std::optional<std::uint64_t> oom_before, std::optional<std::uint64_t> oom_after) {
+  if (!signaled || signal != SIGKILL || !oom_before || !oom_after || *oom_after <= *oom_before) return;
+  oom_killed = true;
+  oom_kills_before = *oom_before;
+  oom_kills_after = *oom_after;
+}
+
 std::string ExitInfo::describe() const {
+  if (oom_killed) {
+    return fmt::format(
+        "was killed by the kernel's OOM killer ({}; cgroup memory.events oom_kill went from {} to {})",
+        signal_name(signal), oom_kills_before, oom_kills_after);
+  }
   return signaled ? fmt::format("killed by {}", signal_name(signal)) : fmt::format("exited with code {}", code);
 }
 
 std::string ExitInfo::reason() const {
+  if (oom_killed) return "oom_killed";
   return signaled ? fmt::format("signal:{}", signal_name(signal)) : fmt::format("exit_code:{}", code);
 }
 
 Json ExitInfo::to_json() const {
-  if (signaled) return {{"signal", signal}, {"signal_name", signal_name(signal)}};
+  if (signaled) {
+    Json json{{"signal", signal}, {"signal_name", signal_name(signal)}};
+    if (oom_killed) json["oom_killed"] = true;
+    return json;
+  }
   return {{"exit_code", code}};
 }
 

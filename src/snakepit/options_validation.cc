@@ -62,11 +62,23 @@ Status normalize_options(Options& options) {
                   pool.restart.backoff_initial.count(), kHour),
       check_range("pool.restart.max_restarts", pool.restart.max_restarts, 0, 1'000'000),
       check_range("pool.restart.window_ms", pool.restart.window.count(), 1, 24 * kHour),
+      check_range("pool.stack_dump_grace_ms", pool.stack_dump_grace.count(), 0, kHour),
+      check_range("pool.heartbeat.interval_ms", pool.heartbeat.interval.count(), 0, 24 * kHour),
+      check_range("pool.heartbeat.timeout_ms", pool.heartbeat.timeout.count(), 1, kHour),
+      check_range("pool.heartbeat.max_missed", pool.heartbeat.max_missed, 1, 1000),
+      check_range("pool.recycle.max_lifetime_ms", pool.recycle.max_lifetime.count(), 0, 365 * 24 * kHour),
+      check_range("pool.recycle.max_idle_ms", pool.recycle.max_idle.count(), 0, 365 * 24 * kHour),
+      check_range("pool.recycle.check_interval_ms", pool.recycle.check_interval.count(), 1, kHour),
       check_range("sessions.sweep_interval_ms", options.sessions.sweep_interval.count(), 1, kHour),
       check_range("sessions.sweep_budget_us", options.sessions.sweep_budget.count(), 1, 1'000'000),
   };
   for (const auto& status : checks) {
     if (!status.ok()) return status;
+  }
+  if (!(pool.recycle.max_requests_jitter >= 0.0 && pool.recycle.max_requests_jitter < 1.0)) {
+    return invalid_argument(
+        fmt::format("pool.recycle.max_requests_jitter must be in [0, 1), got {}", pool.recycle.max_requests_jitter),
+        Json{{"field", "pool.recycle.max_requests_jitter"}});
   }
   if (!(pool.restart.jitter >= 0.0 && pool.restart.jitter < 1.0)) {
     return invalid_argument(fmt::format("pool.restart.jitter must be in [0, 1), got {}", pool.restart.jitter),

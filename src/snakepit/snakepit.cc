@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -26,8 +27,12 @@ using internal::Request;
 using internal::RequestPtr;
 
 struct Snakepit::Impl {
-  explicit Impl(Options opts) : options(std::move(opts)), work(asio::make_work_guard(io)) {
-    logger = options.logger ? options.logger : internal::make_default_logger();
+  explicit Impl(Options opts)
+      : options(std::move(opts)),
+        logger(options.logger ? options.logger : internal::make_default_logger()),
+        events(logger),
+        work(asio::make_work_guard(io)) {
+    if (options.on_event) events.subscribe(options.on_event);
   }
 
   ~Impl() {
@@ -93,16 +98,11 @@ struct Snakepit::Impl {
 
   PoolStats stats() {
     PoolStats stats;
-    if (on_loop_thread()) {
-      stats = pool->stats();
+    if (auto live = on_loop([this] { return pool->stats(); })) {
+      stats = std::move(*live);
     } else {
-      std::promise<PoolStats> promise;
-      if (post_if_running([&] { promise.set_value(pool->stats()); })) {
-        stats = promise.get_future().get();
-      } else {
-        std::lock_guard lock(mutex);
-        stats = final_stats;
-      }
+      std::lock_guard lock(mutex);
+      stats = final_stats;
     }
     stats.sessions = sessions->stats();
     return stats;
@@ -158,8 +158,18 @@ struct Snakepit::Impl {
     });
   }
 
+  // Runs `fn` on the loop and returns its result; nullopt once the loop stopped.
+  template <typename Fn>
+  auto on_loop(Fn fn) -> std::optional<decltype(fn())> {
+    if (on_loop_thread()) return fn();
+    std::promise<decltype(fn())> promise;
+    if (!post_if_running([&] { promise.set_value(fn()); })) return std::nullopt;
+    return promise.get_future().get();
+  }
+
   Options options;
   internal::LoggerPtr logger;
+  internal::EventBus events;
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::thread loop_thread;
@@ -196,7 +206,8 @@ Result<Snakepit> Snakepit::start(Options options) {
 
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->sessions = std::move(sessions);
-  impl->pool = std::make_unique<Pool>(impl->io, impl->options.pool, impl->logger, impl->launcher, impl->sessions);
+  impl->pool =
+      std::make_unique<Pool>(impl->io, impl->options.pool, impl->logger, impl->launcher, impl->sessions, impl->events);
   impl->start_loop();
   std::promise<Status> started;
   asio::post(impl->io, [&] {
@@ -304,6 +315,19 @@ std::future<Result<SessionReply>> Snakepit::execute_in_session_future(std::strin
 Status Snakepit::unbind_session(std::string_view session_id) {
   if (!impl_) return moved_from();
   return impl_->sessions->bind(session_id, {});
+}
+
+std::uint64_t Snakepit::subscribe(EventHandler handler) {
+  if (!impl_) return 0;
+  return impl_->on_loop([&] { return impl_->events.subscribe(std::move(handler)); }).value_or(0);
+}
+
+void Snakepit::unsubscribe(std::uint64_t id) {
+  if (!impl_) return;
+  (void)impl_->on_loop([&] {
+    impl_->events.unsubscribe(id);
+    return true;
+  });
 }
 
 std::shared_ptr<SessionStore> Snakepit::sessions() const { return impl_ ? impl_->sessions : nullptr; }

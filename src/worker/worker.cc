@@ -56,6 +56,7 @@ Worker::Worker(asio::io_context& io, WorkerConfig config, int slot, std::string 
       timer_(io),
       exit_poll_(io),
       eof_grace_(io),
+      heartbeat_(io),
       read_buffer_(kReadChunk) {}
 
 Worker::~Worker() {
@@ -69,6 +70,7 @@ Worker::~Worker() {
 
 void Worker::attach(ChildProcess child) {
   pid_ = child.pid;
+  started_at_ = std::chrono::steady_clock::now();
   codec_ = make_codec(config_.pool->adapter.protocol, config_.pool->max_frame_bytes);
   to_worker_.assign(child.to_child.release());
   from_worker_.assign(child.from_child.release());
@@ -109,6 +111,8 @@ Status Worker::send_request(std::uint64_t request_id, std::string_view command, 
   if (auto status = codec_->encode_request(outbox_, request_id, command, args, session); !status.ok()) return status;
   current_ = request_id;
   state_ = WorkerState::kBusy;
+  heartbeat_.cancel();  // busy workers are judged by their request's deadline
+  ping_outstanding_ = 0;
   flush_writes();
   return {};
 }
@@ -130,9 +134,24 @@ void Worker::cancel(std::uint64_t request_id) {
   timer_.expires_after(config_.pool->cancel_grace);
   timer_.async_wait([self = shared_from_this(), request_id](boost::system::error_code ec) {
     if (ec || self->current_ != request_id) return;
-    self->kill(unavailable(fmt::format("worker {} was still busy {} ms after cancel; killed", self->id_,
-                                       self->config_.pool->cancel_grace.count()),
-                           Json{{"reason", "cancel_timeout"}}));
+    const auto dump_grace = self->config_.pool->stack_dump_grace;
+    auto kill = [self] {
+      self->kill(unavailable(fmt::format("worker {} was still busy {} ms after cancel; killed", self->id_,
+                                         self->config_.pool->cancel_grace.count()),
+                             Json{{"reason", "cancel_timeout"}}));
+    };
+    if (dump_grace.count() == 0) {
+      kill();
+      return;
+    }
+    // The Python bridge prints every thread's stack to stderr (our log) on SIGUSR1.
+    self->config_.logger->warn("[{} pid={}] stuck {} ms after cancel: asking for a stack dump, then killing it",
+                               self->id_, self->pid_, self->config_.pool->cancel_grace.count());
+    ::kill(self->pid_, SIGUSR1);
+    self->timer_.expires_after(dump_grace);
+    self->timer_.async_wait([self, request_id, kill](boost::system::error_code ec2) {
+      if (!ec2 && self->current_ == request_id) kill();
+    });
   });
 }
 
@@ -164,6 +183,7 @@ void Worker::kill(Status reason) {
   if (!kill_reason_) kill_reason_ = std::move(reason);
   state_ = WorkerState::kStopping;
   timer_.cancel();
+  heartbeat_.cancel();
   signal_group(pid_, SIGKILL);
 }
 
@@ -209,12 +229,14 @@ void Worker::on_readable() {
 void Worker::handle_message(WorkerMessage message) {
   switch (message.type) {
     case WorkerMessage::Type::kHello:
+      if (state_ == WorkerState::kStopping) return;  // stopped before it was ready
       if (state_ != WorkerState::kStarting) {
         protocol_violation(invalid_argument("unexpected second hello", Json{{"reason", "unexpected_hello"}}));
         return;
       }
       timer_.cancel();
       state_ = WorkerState::kReady;
+      became_idle();
       listener_.on_worker_ready(*this);
       return;
     case WorkerMessage::Type::kResponse: {
@@ -229,6 +251,7 @@ void Worker::handle_message(WorkerMessage message) {
       if (state_ == WorkerState::kBusy) {
         timer_.cancel();  // a pending cancel grace
         state_ = WorkerState::kReady;
+        became_idle();
       }
       Result<Json> result = message.is_error ? Result<Json>(remote_error_status(message.body, id_))
                                              : Result<Json>(std::move(message.body));
@@ -236,6 +259,11 @@ void Worker::handle_message(WorkerMessage message) {
       return;
     }
     case WorkerMessage::Type::kPong:
+      if (message.id == ping_outstanding_ && ping_outstanding_ != 0) {
+        ping_outstanding_ = 0;
+        missed_pings_ = 0;
+        if (state_ == WorkerState::kReady) arm_heartbeat();
+      }
       return;
     case WorkerMessage::Type::kCall:
       if (!current_) {
@@ -360,6 +388,44 @@ void Worker::on_exited() {
   listener_.on_worker_exit(*this, cause);
 }
 
+void Worker::became_idle() {
+  idle_since_ = std::chrono::steady_clock::now();
+  missed_pings_ = 0;
+  arm_heartbeat();
+}
+
+void Worker::arm_heartbeat() {
+  ping_outstanding_ = 0;
+  if (config_.pool->heartbeat.interval.count() == 0) return;
+  heartbeat_.expires_after(config_.pool->heartbeat.interval);
+  heartbeat_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec && self->state_ == WorkerState::kReady) self->send_heartbeat();
+  });
+}
+
+void Worker::send_heartbeat() {
+  if (!codec_->encode_ping(outbox_, ++last_ping_)) return;  // the protocol has no ping
+  ping_outstanding_ = last_ping_;
+  flush_writes();
+  heartbeat_.expires_after(config_.pool->heartbeat.timeout);
+  heartbeat_.async_wait([self = shared_from_this(), nonce = last_ping_](boost::system::error_code ec) {
+    if (!ec && self->state_ == WorkerState::kReady && self->ping_outstanding_ == nonce) self->heartbeat_timed_out();
+  });
+}
+
+void Worker::heartbeat_timed_out() {
+  ++missed_pings_;
+  listener_.on_worker_heartbeat_missed(*this, missed_pings_);
+  const auto& policy = config_.pool->heartbeat;
+  if (missed_pings_ >= policy.max_missed) {
+    kill(unavailable(fmt::format("worker {} answered none of {} pings ({} ms each); killed", id_, missed_pings_,
+                                 policy.timeout.count()),
+                     Json{{"reason", "heartbeat_timeout"}}));
+    return;
+  }
+  send_heartbeat();
+}
+
 void Worker::remember_stderr(std::string_view line) {
   if (stderr_tail_.size() == kStderrTailLines) stderr_tail_.erase(stderr_tail_.begin());
   stderr_tail_.emplace_back(line);
@@ -369,6 +435,7 @@ void Worker::close_descriptors() {
   timer_.cancel();
   exit_poll_.cancel();
   eof_grace_.cancel();
+  heartbeat_.cancel();
   boost::system::error_code ignored;
   for (auto* stream : {&to_worker_, &from_worker_, &pidfd_, &stdout_, &stderr_}) stream->close(ignored);
 }

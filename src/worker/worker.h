@@ -40,6 +40,8 @@ class WorkerListener {
   // The running request asks the host for something (docs/protocol.md,
   // "Calls to the host"); answer with Worker::send_reply(call_id, …).
   virtual void on_worker_call(Worker& worker, std::uint64_t call_id, Json call) = 0;
+  // An idle worker did not answer a ping in time (`missed` in a row so far).
+  virtual void on_worker_heartbeat_missed(Worker& worker, int missed) = 0;
   // The process is gone and reaped; `cause` explains why (Unavailable).
   virtual void on_worker_exit(Worker& worker, const Status& cause) = 0;
 };
@@ -62,8 +64,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
                       std::string_view session = {});
   // Answers a call. A worker whose unread replies pile up is killed.
   void send_reply(std::uint64_t call_id, const Result<Json>& result);
-  // Asks the worker to abandon its current request; kills it after the
-  // cancel grace if it is still busy with that request.
+  // Asks the worker to abandon its current request; if it is still busy
+  // with it after the cancel grace, asks for a stack dump (SIGUSR1) and
+  // kills it after the stack-dump grace.
   void cancel(std::uint64_t request_id);
   // Graceful stop: shutdown frame / stdin close, then SIGTERM, then SIGKILL.
   void stop();
@@ -76,6 +79,11 @@ class Worker : public std::enable_shared_from_this<Worker> {
   pid_t pid() const { return pid_; }
   std::uint64_t requests_served() const { return requests_served_; }
   std::optional<std::uint64_t> current_request() const { return current_; }
+  // When the process was attached, and when it last became idle.
+  std::chrono::steady_clock::time_point started_at() const { return started_at_; }
+  std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
+  // The host ended it (deadline, heartbeat, protocol error, shutdown kill).
+  bool killed_by_host() const { return kill_reason_.has_value(); }
 
  private:
   void start_reading();
@@ -90,6 +98,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void close_descriptors();
   bool exited() const { return state_ == WorkerState::kExited; }
   void remember_stderr(std::string_view line);
+  void became_idle();
+  void arm_heartbeat();
+  void send_heartbeat();
+  void heartbeat_timed_out();
 
   WorkerConfig config_;
   const int slot_;
@@ -107,6 +119,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   boost::asio::steady_timer timer_;       // start-up, cancel grace, or stop escalation
   boost::asio::steady_timer exit_poll_;   // fallback when the kernel lacks pidfd
   boost::asio::steady_timer eof_grace_;   // output closed: is the process exiting?
+  boost::asio::steady_timer heartbeat_;   // idle: next ping, or the pong's timeout
   std::string outbox_;                    // bytes waiting to be written
   bool write_waiting_ = false;
   std::vector<char> read_buffer_;
@@ -120,6 +133,11 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::optional<std::uint64_t> current_;
   std::uint64_t requests_served_ = 0;
   std::optional<Status> kill_reason_;     // why we ended it, if we did
+  std::chrono::steady_clock::time_point started_at_;
+  std::chrono::steady_clock::time_point idle_since_;
+  std::uint64_t ping_outstanding_ = 0;    // nonce of the unanswered ping, 0: none
+  std::uint64_t last_ping_ = 0;
+  int missed_pings_ = 0;
 };
 
 }  // namespace snakepit::internal

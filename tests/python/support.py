@@ -3,6 +3,7 @@
 import json
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -316,3 +317,51 @@ class V0Worker:
                     stream.close()
                 except OSError:
                     pass
+
+
+class StackDumps:
+    """Asks a bridge process for its threads' stacks (SIGUSR1, faulthandler)
+    and reads them from its stderr pipe; ``text``: all stderr read so far."""
+
+    # The outermost frame of a bridge run with -m: the end of a main-thread
+    # stack, which faulthandler prints innermost first.
+    OUTERMOST = " in _run_module_as_main\n"
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.fd = proc.stderr.fileno()
+        self.text = ""
+
+    def read_until(self, needle, start=0, timeout=TIMEOUT):
+        """Reads stderr until ``needle`` occurs at or after ``start``;
+        returns the text from ``start``."""
+        deadline = time.monotonic() + timeout
+        while self.text.find(needle, start) < 0:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise TimeoutError("no %r on stderr within %.0f s; got %r"
+                                   % (needle, timeout, self.text[start:]))
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                raise EOFError("stderr closed before %r; got %r" % (needle, self.text[start:]))
+            self.text += chunk.decode("utf-8", "replace")
+        return self.text[start:]
+
+    def dump(self):
+        """Sends SIGUSR1 and returns the stderr text up to the end of the
+        main thread's stack."""
+        start = len(self.text)
+        self.proc.send_signal(signal.SIGUSR1)
+        return self.read_until(self.OUTERMOST, start)
+
+    def dump_until(self, needle, timeout=TIMEOUT):
+        """Dumps again until a dump contains ``needle`` (the process reaches
+        that point after something the test already saw); returns that dump."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.dump()
+            if needle in text:
+                return text
+            if time.monotonic() > deadline:
+                raise TimeoutError("no dump with %r within %.0f s; last %r"
+                                   % (needle, timeout, text))

@@ -44,6 +44,16 @@ TEST(BackoffTest, OldCrashesLeaveTheWindow) {
   EXPECT_EQ(tracker.recent_restarts(), 1);
 }
 
+TEST(BackoffTest, AFailedSlotMayRetryOnceCrashesLeaveTheWindow) {
+  RestartTracker tracker(policy(), 1);
+  const auto t0 = RestartTracker::TimePoint{};
+  for (int i = 0; i < 4; ++i) (void)tracker.on_crash(t0 + seconds(i));
+  EXPECT_FALSE(tracker.may_retry(t0 + seconds(5)));
+  EXPECT_FALSE(tracker.may_retry(t0 + seconds(10)));  // 3 crashes still within the window
+  EXPECT_TRUE(tracker.may_retry(t0 + seconds(11)));
+  EXPECT_TRUE(tracker.on_crash(t0 + seconds(11)).has_value());
+}
+
 TEST(BackoffTest, JitterStaysWithinItsFraction) {
   RestartTracker tracker(policy(0.5), 42);
   auto t = std::chrono::steady_clock::time_point{} + seconds(100);

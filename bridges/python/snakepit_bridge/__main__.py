@@ -11,16 +11,21 @@ After start-up the bridge calls gc.freeze(): everything loaded so far (the
 adapter's modules, the bridge) moves to the permanent generation, so the
 cyclic collector never rescans it while serving requests. Automatic
 collection stays on for objects commands create.
+
+SIGUSR1 prints every thread's Python stack to stderr (faulthandler, set up
+before the adapter is imported): the host sends it before killing a worker
+stuck past the cancel grace, so the log shows where it was stuck.
 """
 
+import faulthandler  # a builtin C module: importing it costs microseconds
 import gc
 import os
 import sys
 
 try:  # signal without its enum wrappers (importing enum costs milliseconds)
-    from _signal import SIGTERM, signal as _set_handler
+    from _signal import SIGTERM, SIGUSR1, signal as _set_handler
 except ImportError:  # pragma: no cover
-    from signal import SIGTERM, signal as _set_handler
+    from signal import SIGTERM, SIGUSR1, signal as _set_handler
 
 from .context import BridgeState
 from .framing import DEFAULT_MAX_FRAME, HEADER_SIZE, ProtocolError
@@ -38,6 +43,16 @@ class ConfigError(Exception):
 
 def _on_sigterm(signum, frame):
     raise SystemExit(EXIT_OK)
+
+
+def _register_stack_dump():
+    """SIGUSR1 -> every thread's stack on stderr ("Thread 0x... (most recent
+    call first):" blocks), written by faulthandler's C handler, so it works
+    even while a command is stuck in C code. The process keeps running."""
+    try:
+        faulthandler.register(SIGUSR1, file=sys.stderr, all_threads=True, chain=False)
+    except (AttributeError, OSError, RuntimeError, ValueError):
+        pass  # no usable stderr (sys.stderr None, fd 2 closed): no dumps
 
 
 def _env_int(name, default, minimum):
@@ -107,6 +122,7 @@ def _parse_args_argparse(argv):
 
 def main(argv=None):
     _set_handler(SIGTERM, _on_sigterm)
+    _register_stack_dump()
     try:
         sys.stdout.reconfigure(line_buffering=True)
     except (AttributeError, ValueError):

@@ -15,6 +15,10 @@ class BridgeState:
     input no longer end the process; it sleeps until killed.
     ``exit_after_response`` (test hook): an exit code; the bridge calls
     ``os._exit(code)`` right after writing the current response.
+    ``hang_after_response`` (test hook): when set, the bridge stops reading
+    its input right after writing the current response and sleeps in the main
+    thread until killed: it answers no ``ping``, ``shutdown`` or request and
+    never notices end of input (signals still act as usual).
     """
 
     def __init__(self, adapter=None, worker_id=None, protocol="native"):
@@ -26,6 +30,7 @@ class BridgeState:
         self.requests = 0
         self.ignore_shutdown = False
         self.exit_after_response = None
+        self.hang_after_response = False
         # Set by the native runtime: request id -> bool, "has a cancel frame
         # for this request arrived?" (polls the input pipe without blocking).
         self.poll_cancel = None

@@ -233,6 +233,8 @@ class NativeBridge:
         state.requests += 1
         if state.exit_after_response is not None:
             _exit_now(state.exit_after_response)
+        if state.hang_after_response:
+            sleep_forever()
         if pending is not None:
             raise _StopServing()  # shutdown arrived while the command ran
 

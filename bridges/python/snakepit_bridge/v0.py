@@ -111,6 +111,8 @@ class V0Bridge:
             state.requests += 1
             if state.exit_after_response is not None:
                 os._exit(state.exit_after_response)
+            if state.hang_after_response:
+                sleep_forever()
 
     def _respond(self, request_id, name, ok, value):
         if ok:

@@ -1,0 +1,37 @@
+// The subscribers of a Snakepit's telemetry events. Loop-only: subscribe,
+// unsubscribe and emit all run on the loop thread, so no lock is needed and a
+// handler may unsubscribe itself.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/log.h"
+#include "snakepit/events.h"
+
+namespace snakepit::internal {
+
+class EventBus {
+ public:
+  explicit EventBus(LoggerPtr logger) : logger_(std::move(logger)) {}
+
+  std::uint64_t subscribe(EventHandler handler) {
+    handlers_.emplace_back(++last_id_, std::move(handler));
+    return last_id_;
+  }
+  void unsubscribe(std::uint64_t id) { std::erase_if(handlers_, [id](const auto& h) { return h.first == id; }); }
+
+  // Callers test this before building an event: no subscriber, no cost.
+  bool active() const { return !handlers_.empty(); }
+  // Stamps the time and delivers to every handler; a throwing handler is logged.
+  void emit(Event& event);
+
+ private:
+  LoggerPtr logger_;
+  std::uint64_t last_id_ = 0;
+  std::vector<std::pair<std::uint64_t, EventHandler>> handlers_;
+};
+
+}  // namespace snakepit::internal
