@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 
+#include "process/oom_counter.h"
 #include "process/sigpipe.h"
 
 namespace snakepit::internal {
@@ -71,6 +72,7 @@ Worker::~Worker() {
 void Worker::attach(ChildProcess child) {
   pid_ = child.pid;
   started_at_ = std::chrono::steady_clock::now();
+  oom_kills_at_start_ = read_oom_kill_count();
   codec_ = make_codec(config_.pool->adapter.protocol, config_.pool->max_frame_bytes);
   to_worker_.assign(child.to_child.release());
   from_worker_.assign(child.from_child.release());
@@ -360,8 +362,10 @@ void Worker::on_exited() {
   int wait_status = 0;
   while (::waitpid(pid_, &wait_status, 0) < 0 && errno == EINTR) {
   }
-  const ExitInfo exit = ExitInfo::from_wait_status(wait_status);
+  ExitInfo exit = ExitInfo::from_wait_status(wait_status);
   const bool was_stopping = state_ == WorkerState::kStopping;
+  // A SIGKILL we did not send: did the kernel's OOM killer send it?
+  if (!kill_reason_ && !was_stopping) exit.classify_oom(oom_kills_at_start_, read_oom_kill_count());
   state_ = WorkerState::kExited;
 
   // What the worker printed last (a traceback, say) is still in the pipes.

@@ -138,6 +138,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::uint64_t ping_outstanding_ = 0;    // nonce of the unanswered ping, 0: none
   std::uint64_t last_ping_ = 0;
   int missed_pings_ = 0;
+  std::optional<std::uint64_t> oom_kills_at_start_;  // the cgroup's OOM kill count at spawn
 };
 
 }  // namespace snakepit::internal
