@@ -149,6 +149,11 @@ struct Options {
   SessionOptions sessions;
   // Telemetry from start-up on (more subscribers: Snakepit::subscribe).
   EventHandler on_event;
+  // The run registry: every worker is recorded here before it is used, so
+  // that workers of a host that died (even by kill -9) are found and killed
+  // by the next start or `snakepit cleanup`. Empty: $SNAKEPIT_DATA_DIR, else
+  // $XDG_RUNTIME_DIR/snakepit, else /tmp/snakepit-<uid> (created 0700).
+  std::string data_dir;
   // Where logs go, worker output included. Null: a logger named "snakepit"
   // writing to stderr at level warn.
   std::shared_ptr<spdlog::logger> logger;

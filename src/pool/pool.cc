@@ -40,7 +40,7 @@ Status session_worker_lost(const Request& request) {
 }  // namespace
 
 Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher,
-           std::shared_ptr<SessionStore> sessions, EventBus& events)
+           std::shared_ptr<SessionStore> sessions, EventBus& events, RunRegistry* registry)
     : io_(io),
       options_(std::move(options)),
       logger_(std::move(logger)),
@@ -48,6 +48,7 @@ Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, L
       sessions_(sessions),
       host_calls_(std::move(sessions)),
       events_(events),
+      registry_(registry),
       maintenance_timer_(io),
       grace_timer_(io) {
   spawn_spec_.executable = options_.adapter.executable;
@@ -60,6 +61,9 @@ Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, L
   env.emplace_back("SNAKEPIT_FD_IN", "3");
   env.emplace_back("SNAKEPIT_FD_OUT", "4");
   env.emplace_back("SNAKEPIT_MAX_FRAME", std::to_string(options_.max_frame_bytes));
+  if (registry_ != nullptr) {
+    for (auto& variable : marker_environment(registry_->marker())) env.push_back(std::move(variable));
+  }
   spawn_spec_.env = build_environment(env);
   for (std::size_t i = 0; i < options_.size; ++i) {
     slots_.push_back(std::make_unique<Slot>(io_, options_.restart));
@@ -121,7 +125,16 @@ void Pool::attach(int index, const std::shared_ptr<Worker>& worker, Result<Child
     }
     return;
   }
+  const pid_t pid = child->pid;
   worker->attach(std::move(*child));
+  // Recorded before it is used, so a host killed from now on leaves it findable.
+  if (registry_ != nullptr) {
+    if (auto recorded = registry_->add_worker(pid, worker->id()); !recorded.ok()) {
+      worker->kill(unavailable(fmt::format("worker {} could not be recorded in the run registry: {}", worker->id(),
+                                           recorded.message()),
+                               Json{{"reason", "registry_failed"}}));
+    }
+  }
   if (phase_ == Phase::kStopping || phase_ == Phase::kStopped) {
     worker->kill(unavailable("pool is shutting down", Json{{"reason", "stopped"}}));
   }
@@ -426,6 +439,7 @@ void Pool::on_worker_exit(Worker& worker, const Status& cause) {
   const int index = worker.slot();
   Slot& slot = *slots_[index];
   const std::string reason = reason_of(cause);
+  if (registry_ != nullptr) registry_->remove_worker(worker.pid());
   if (worker.killed_by_host()) emit_worker(EventType::kWorkerKilled, worker, reason, &cause.details());
   emit_worker(EventType::kWorkerExited, worker, reason, &cause.details());
   if (slot.successor.get() == &worker) {  // the replacement died before taking over

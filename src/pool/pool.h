@@ -21,6 +21,7 @@
 #include "pool/pool_counters.h"
 #include "pool/request.h"
 #include "process/launcher.h"
+#include "process/run_registry.h"
 #include "session/host_calls.h"
 #include "worker/worker.h"
 
@@ -30,7 +31,7 @@ class Pool final : public WorkerListener {
  public:
   // REQUIRES: `options` validated, adapter executable resolved to a path.
   Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher,
-       std::shared_ptr<SessionStore> sessions, EventBus& events);
+       std::shared_ptr<SessionStore> sessions, EventBus& events, RunRegistry* registry);
   ~Pool() override;
 
   // Starts every worker concurrently. `done` gets Ok once all are ready, or
@@ -138,6 +139,7 @@ class Pool final : public WorkerListener {
   std::shared_ptr<SessionStore> sessions_;
   HostCalls host_calls_;
   EventBus& events_;
+  RunRegistry* registry_;  // null: workers are not recorded
   std::vector<std::shared_ptr<Worker>> retired_;  // recycled, stopping
   boost::asio::steady_timer maintenance_timer_;
   std::mt19937_64 rng_{std::random_device{}()};

@@ -20,9 +20,9 @@ namespace snakepit::internal {
 // The fields of /proc/<pid>/stat the sweep uses.
 struct ProcStat {
   pid_t pid = 0;
-  char state = '?';             // field 3: R, S, D, T, Z (zombie), X (dead), ...
-  pid_t ppid = 0;               // field 4
-  pid_t pgrp = 0;               // field 5
+  char state = '?';              // field 3: R, S, D, T, Z (zombie), X (dead), ...
+  pid_t ppid = 0;                // field 4
+  pid_t pgrp = 0;                // field 5
   std::uint64_t start_time = 0;  // field 22: clock ticks since boot
 
   // Still running: not a zombie, not dead.

@@ -19,7 +19,6 @@
 //   <data_dir>/runs/.new-<run_id>/        a run being created (renamed into
 //       place once owner.json is written, so a run never appears without it)
 //   <run dir>/.tmp-*                      a record being written (renamed)
-// See docs/architecture.md ("Run registry") for the rules the sweep follows.
 #pragma once
 
 #include <sys/types.h>
@@ -52,9 +51,9 @@ inline constexpr std::size_t kMaxRecordBytes = 64 * 1024;
 
 // Identifies the processes of one run; put into every worker's environment.
 struct RunMarker {
-  std::string run_id;         // 32 lowercase hex digits
-  std::string instance;       // free text chosen by the host (may be empty)
-  pid_t owner_pid = 0;        // the host process
+  std::string run_id;             // 32 lowercase hex digits
+  std::string instance;           // free text chosen by the host (may be empty)
+  pid_t owner_pid = 0;            // the host process
   std::uint64_t owner_start = 0;  // its start time (clock ticks since boot)
 
   bool operator==(const RunMarker&) const = default;
@@ -132,13 +131,13 @@ class RunRegistry {
 };
 
 struct SweepReport {
-  bool dry_run = false;     // counts below are what would have been done
-  int runs_seen = 0;        // run directories looked at
-  int runs_removed = 0;     // run directories removed (owner dead, workers gone)
-  int processes_killed = 0;  // verified orphans signalled (records and /proc scan)
-  int records_invalid = 0;   // torn/corrupt/oversized owner or worker records
-  int skipped_live_owner = 0;  // runs left alone because their owner runs
-  int skipped_foreign = 0;     // runs of another pid namespace, left alone
+  bool dry_run = false;              // counts below are what would have been done
+  int runs_seen = 0;                 // run directories looked at
+  int runs_removed = 0;              // run directories removed (owner dead, workers gone)
+  int processes_killed = 0;          // verified orphans signalled (records and /proc scan)
+  int records_invalid = 0;           // torn/corrupt/oversized owner or worker records
+  int skipped_live_owner = 0;        // runs left alone because their owner runs
+  int skipped_foreign = 0;           // runs of another pid namespace, left alone
   std::vector<std::string> actions;  // one human-readable line per thing done or refused
   Json to_json() const;
 };
@@ -153,19 +152,39 @@ struct SweepOptions {
   std::chrono::milliseconds term_grace{500};  // SIGTERM → SIGKILL
 };
 
-// Sweeps <data_dir>/runs (see the file comment). For every run whose owner is
-// dead (owner pid gone or a zombie, its start time differs, or the machine
-// rebooted since), kills each recorded worker only if ALL match: the pid
-// exists, its start time equals the record's, its environ carries that run's
-// SNAKEPIT_RUN_ID. A group leader (recorded pgid == pid == current pgrp) is
-// signalled as a group. SIGTERM, up to `term_grace` for everything to exit,
-// then SIGKILL. Then removes the run directory (kept if a verified orphan
-// survived, for the next sweep). Runs of live owners are never touched. A
-// corrupt record is never trusted: the sweep instead kills processes carrying
-// that run's marker whose marked owner is dead. Never signals the calling
-// process or its process group. A missing data dir or runs/ is not an error.
-// Errors: FailedPrecondition (data dir is a symlink, not ours, or writable by
-// others), errno_status of opening it.
+// Sweeps <data_dir>/runs (see the file comment). Blocking (reads /proc, waits
+// up to term_grace + 2 s for signalled processes): call it off the event loop,
+// typically once before the first worker starts.
+//
+// A run's owner is dead when its pid is gone or a zombie, its start time
+// differs from owner_start, or the machine rebooted since (boot_id). A run
+// recorded in another pid namespace is not judged (skipped_foreign); a run of
+// a live owner is never touched (skipped_live_owner). For a dead owner's run,
+// each recorded worker is signalled only if ALL match: the pid runs, its start
+// time equals the record's, its environ carries that run's SNAKEPIT_RUN_ID,
+// and the owner named in that marker is dead too. A group leader (recorded
+// pgid == pid == current pgrp) is signalled as a group (killpg). All targets
+// get SIGTERM at once, then up to `term_grace` to exit (leader and every
+// group member), then SIGKILL. The run directory is then removed (kept when a
+// verified orphan survived SIGKILL, for the next sweep).
+//
+// A torn/corrupt/oversized/symlinked record (or owner.json) counts in
+// records_invalid and is never trusted: the sweep instead kills processes of
+// our euid carrying that run's marker whose marked owner is dead. The same
+// marker scan runs when a recorded worker is gone (its group may live on). A
+// run with an invalid owner.json is left in place. With `scan_proc`, every
+// process of our euid in our pid namespace whose marker names a dead owner
+// is killed, whatever the files say.
+//
+// Never signals this process or its process group, never pid <= 1. Known
+// limits: a process that drops the marker from its environment (execve with
+// a new env), makes itself non-dumpable, or changes uid is invisible to the
+// marker checks and is not killed; a descendant of an orphan that inherited
+// its marker counts as part of that run.
+// A missing data dir or runs/ is not an error.
+// Errors: InvalidArgument (empty path), FailedPrecondition (data dir or runs/
+// is a symlink, not ours, or writable by group/others), errno_status of
+// opening it.
 Result<SweepReport> sweep_orphans(const std::string& data_dir, const SweepOptions& options = {});
 
 }  // namespace snakepit::internal

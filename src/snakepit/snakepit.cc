@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "pool/pool.h"
 #include "process/launcher.h"
+#include "process/run_registry.h"
 #include "process/sigpipe.h"
 #include "process/spawn.h"
 #include "snakepit/options_validation.h"
@@ -108,6 +109,23 @@ struct Snakepit::Impl {
     return stats;
   }
 
+  // Kills what hosts that died left behind, then records this run.
+  Status open_registry() {
+    const std::string data_dir = options.data_dir.empty() ? internal::default_data_dir() : options.data_dir;
+    if (auto swept = internal::sweep_orphans(data_dir); !swept.ok()) {
+      logger->warn("orphan sweep of {} failed: {}", data_dir, swept.status());
+    } else if (swept->processes_killed > 0 || swept->records_invalid > 0) {
+      logger->warn("orphan sweep of {}: {}", data_dir, swept->to_json().dump());
+    }
+    auto opened = internal::RunRegistry::open(data_dir, options.pool.name);
+    if (!opened.ok()) {
+      const Status& error = opened.status();
+      return Status(error.code(), fmt::format("run registry ({}): {}", data_dir, error.message()), error.details());
+    }
+    registry = std::move(*opened);
+    return {};
+  }
+
   // Drops expired sessions a little at a time, on the loop.
   void sweep_sessions() {
     sweep_timer.expires_after(options.sessions.sweep_interval);
@@ -145,6 +163,7 @@ struct Snakepit::Impl {
   // On the loop, once the pool is down: keep the last stats, then let the
   // loop run what was posted before this point (FIFO) and end.
   void finish_stop() {
+    registry->close();  // every worker is gone
     PoolStats last = pool->stats();
     {
       std::lock_guard lock(mutex);
@@ -176,6 +195,7 @@ struct Snakepit::Impl {
   std::thread::id loop_thread_id;
   internal::Launcher launcher;
   std::shared_ptr<SessionStore> sessions;
+  std::unique_ptr<internal::RunRegistry> registry;  // outlives the pool
   std::unique_ptr<Pool> pool;
   asio::steady_timer sweep_timer{io};
   std::mutex mutex;
@@ -206,8 +226,9 @@ Result<Snakepit> Snakepit::start(Options options) {
 
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->sessions = std::move(sessions);
-  impl->pool =
-      std::make_unique<Pool>(impl->io, impl->options.pool, impl->logger, impl->launcher, impl->sessions, impl->events);
+  if (auto status = impl->open_registry(); !status.ok()) return status;
+  impl->pool = std::make_unique<Pool>(impl->io, impl->options.pool, impl->logger, impl->launcher, impl->sessions,
+                                      impl->events, impl->registry.get());
   impl->start_loop();
   std::promise<Status> started;
   asio::post(impl->io, [&] {
