@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 
+#include "cleanup_command.h"
 #include "demo_command.h"
 #include "exec_command.h"
 #include "exit_codes.h"
@@ -18,8 +19,10 @@ int parse_and_run(int argc, char** argv) {
   app.require_subcommand(0, 1);
   DemoFlags demo_flags;
   ExecFlags exec_flags;
+  CleanupFlags cleanup_flags;
   auto* demo = add_demo_command(app, demo_flags);
   auto* exec = add_exec_command(app, exec_flags);
+  auto* cleanup = add_cleanup_command(app, cleanup_flags);
   demo->footer(exit_codes_help());
   exec->footer(
       "Examples:\n"
@@ -39,6 +42,7 @@ int parse_and_run(int argc, char** argv) {
   }
   if (demo->parsed()) return run_demo(demo_flags);
   if (exec->parsed()) return run_exec(exec_flags);
+  if (cleanup->parsed()) return run_cleanup(cleanup_flags);
   fmt::print(stderr, "{}", app.help());
   return kExitUsage;
 }

@@ -150,6 +150,24 @@ TEST(CliUsage, HelpEverywhere) {
   }
 }
 
+TEST(CliCleanup, ReportsAnEmptyDataDirAsClean) {
+  char pattern[] = "/tmp/snakepit-cli-cleanup-XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  for (bool dry_run : {true, false}) {
+    std::vector<std::string> args = {"cleanup", "--data-dir", pattern};
+    if (dry_run) args.push_back("--dry-run");
+    CliProcess cli(args);
+    EXPECT_EQ(cli.finish(), 0) << cli.err();
+    ASSERT_EQ(cli.out_lines().size(), 1u);
+    const auto report = Json::parse(cli.out_lines()[0]);
+    EXPECT_EQ(report["data_dir"], pattern);
+    EXPECT_EQ(report["processes_killed"], 0);
+    EXPECT_EQ(report["runs_seen"], 0);
+  }
+  ::rmdir((std::string(pattern) + "/runs").c_str());
+  ::rmdir(pattern);
+}
+
 TEST(CliExec, PrintsResultAsOneJsonLine) {
   CliProcess cli({"exec", "compute", R"({"operation":"add","a":1,"b":2})"});
   EXPECT_EQ(cli.finish(), 0) << cli.err();

@@ -126,4 +126,12 @@ class Snakepit {
   std::unique_ptr<Impl> impl_;
 };
 
+// Kills the workers that dead hosts left behind in `data_dir` (empty: the
+// default of Options::data_dir): a process is killed only if its pid, start
+// time and run marker match the record and its host is gone; live hosts'
+// workers are never touched. Snakepit::start() does this too. Returns the
+// report: {"data_dir", "runs_seen", "runs_removed", "processes_killed",
+// "records_invalid", "skipped_live_owner", "actions": [...]}.
+Result<Json> cleanup_orphans(const std::string& data_dir = {}, bool dry_run = false);
+
 }  // namespace snakepit

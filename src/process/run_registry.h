@@ -111,7 +111,8 @@ class RunRegistry {
   // pgid, worker_id, run_id}, written atomically (temp file + rename). Start
   // time and process group are read from /proc, so `pid` must be an unreaped
   // child. Errors: NotFound (no such process), FailedPrecondition (closed),
-  // InvalidArgument (pid <= 1), errno_status of the file operations.
+  // InvalidArgument (pid <= 1 or this process), errno_status of the file
+  // operations.
   Status add_worker(pid_t pid, std::string_view worker_id);
   // Forgets a worker (after it was reaped). A missing record is fine.
   void remove_worker(pid_t pid);

@@ -338,6 +338,17 @@ Status Snakepit::unbind_session(std::string_view session_id) {
   return impl_->sessions->bind(session_id, {});
 }
 
+Result<Json> cleanup_orphans(const std::string& data_dir, bool dry_run) {
+  const std::string dir = data_dir.empty() ? internal::default_data_dir() : data_dir;
+  internal::SweepOptions options;
+  options.dry_run = dry_run;
+  auto report = internal::sweep_orphans(dir, options);
+  if (!report.ok()) return report.status();
+  Json out = report->to_json();
+  out["data_dir"] = dir;
+  return out;
+}
+
 std::uint64_t Snakepit::subscribe(EventHandler handler) {
   if (!impl_) return 0;
   return impl_->on_loop([&] { return impl_->events.subscribe(std::move(handler)); }).value_or(0);
