@@ -45,10 +45,16 @@ function(snakepit_use_pch target)
   endif()
 endfunction()
 
-# snakepit_add_test(NAME SOURCES src... LABEL label): one GoogleTest
-# executable; each TEST runs as its own CTest test carrying `label`.
+# snakepit_add_test(NAME SOURCES src... LABEL label [SERIAL]): one GoogleTest
+# executable; each TEST runs as its own CTest test carrying `label`. SERIAL:
+# its tests run alone (they kill hosts whose orphans any concurrent pool
+# start would sweep).
 function(snakepit_add_test name)
-  cmake_parse_arguments(ARG "" "LABEL" "SOURCES" ${ARGN})
+  cmake_parse_arguments(ARG "SERIAL" "LABEL" "SOURCES" ${ARGN})
+  set(serial FALSE)
+  if(ARG_SERIAL)
+    set(serial TRUE)
+  endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE snakepit::core snakepit_build_flags
     GTest::gtest GTest::gmock GTest::gtest_main Boost::headers)
@@ -56,5 +62,6 @@ function(snakepit_add_test name)
     SNAKEPIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
   snakepit_use_pch(${name} <gtest/gtest.h>)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABEL}" TIMEOUT 300)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "${ARG_LABEL}" TIMEOUT 300 RUN_SERIAL ${serial})
 endfunction()

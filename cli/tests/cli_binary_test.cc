@@ -161,8 +161,10 @@ TEST(CliCleanup, ReportsAnEmptyDataDirAsClean) {
     ASSERT_EQ(cli.out_lines().size(), 1u);
     const auto report = Json::parse(cli.out_lines()[0]);
     EXPECT_EQ(report["data_dir"], pattern);
-    EXPECT_EQ(report["processes_killed"], 0);
     EXPECT_EQ(report["runs_seen"], 0);
+    // Orphans of other (dead) hosts found through their marker may be killed too.
+    EXPECT_TRUE(report["processes_killed"].is_number()) << report;
+    EXPECT_TRUE(report["actions"].is_array()) << report;
   }
   ::rmdir((std::string(pattern) + "/runs").c_str());
   ::rmdir(pattern);
