@@ -124,6 +124,32 @@ TEST_F(LifecycleTest, RecyclingByMemoryReplacesTheGrowingWorker) {
   pit.shutdown();
 }
 
+TEST_F(LifecycleTest, RecyclingByLifetimeAndByIdleness) {
+  for (const char* reason : {"max_lifetime", "max_idle"}) {
+    SCOPED_TRACE(reason);
+    EventLog log;
+    Options options = generic_options(1);
+    options.on_event = log.handler();
+    options.pool.recycle.check_interval = std::chrono::milliseconds(20);
+    if (std::string(reason) == "max_lifetime") {
+      options.pool.recycle.max_lifetime = std::chrono::milliseconds(300);
+    } else {
+      options.pool.recycle.max_idle = std::chrono::milliseconds(300);
+    }
+    Snakepit pit = start_or_die(options);
+    log.pool_full();
+    const pid_t first = worker_pid(pit, 0);
+    ASSERT_TRUE(wait_for_replacement(pit, 0, first));
+    EXPECT_TRUE(wait_gone(first));
+    const PoolStats stats = pit.stats();
+    EXPECT_GE(stats.recycle_reasons.count(reason), 1u) << to_json(stats).dump();
+    EXPECT_EQ(stats.restarts, 0u);
+    EXPECT_GE(log.min_serving_after_full(), 1);
+    EXPECT_TRUE(call(pit, "ping").ok());
+    pit.shutdown();
+  }
+}
+
 TEST_F(LifecycleTest, AWorkerThatStopsAnsweringPingsIsKilledAndReplaced) {
   EventLog log;
   Options options = misbehaving_options(1);
