@@ -113,8 +113,7 @@ Status Worker::send_request(std::uint64_t request_id, std::string_view command, 
   if (auto status = codec_->encode_request(outbox_, request_id, command, args, session); !status.ok()) return status;
   current_ = request_id;
   state_ = WorkerState::kBusy;
-  heartbeat_.cancel();  // busy workers are judged by their request's deadline
-  ping_outstanding_ = 0;
+  ping_outstanding_ = 0;  // busy workers are judged by their request's deadline
   flush_writes();
   return {};
 }
@@ -264,7 +263,7 @@ void Worker::handle_message(WorkerMessage message) {
       if (message.id == ping_outstanding_ && ping_outstanding_ != 0) {
         ping_outstanding_ = 0;
         missed_pings_ = 0;
-        if (state_ == WorkerState::kReady) arm_heartbeat();
+        idle_since_ = std::chrono::steady_clock::now();  // the next ping is due an interval from now
       }
       return;
     case WorkerMessage::Type::kCall:
@@ -395,15 +394,29 @@ void Worker::on_exited() {
 void Worker::became_idle() {
   idle_since_ = std::chrono::steady_clock::now();
   missed_pings_ = 0;
-  arm_heartbeat();
+  // Armed once, not per request: when it fires it waits out the rest of the
+  // interval if the worker was busy meanwhile (no timer churn on the hot path).
+  if (!heartbeat_armed_) arm_heartbeat(config_.pool->heartbeat.interval);
 }
 
-void Worker::arm_heartbeat() {
-  ping_outstanding_ = 0;
-  if (config_.pool->heartbeat.interval.count() == 0) return;
-  heartbeat_.expires_after(config_.pool->heartbeat.interval);
-  heartbeat_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (!ec && self->state_ == WorkerState::kReady) self->send_heartbeat();
+void Worker::arm_heartbeat(std::chrono::steady_clock::duration delay) {
+  const auto interval = config_.pool->heartbeat.interval;
+  if (interval.count() == 0) return;
+  heartbeat_armed_ = true;
+  heartbeat_.expires_after(delay);
+  heartbeat_.async_wait([self = shared_from_this(), interval](boost::system::error_code ec) {
+    self->heartbeat_armed_ = false;
+    if (ec || self->state_ != WorkerState::kReady) return;  // re-armed when it is idle again
+    if (self->ping_outstanding_ != 0) {
+      self->heartbeat_timed_out();
+      return;
+    }
+    const auto idle = std::chrono::steady_clock::now() - self->idle_since_;
+    if (idle < interval) {
+      self->arm_heartbeat(interval - idle);
+    } else {
+      self->send_heartbeat();
+    }
   });
 }
 
@@ -411,10 +424,7 @@ void Worker::send_heartbeat() {
   if (!codec_->encode_ping(outbox_, ++last_ping_)) return;  // the protocol has no ping
   ping_outstanding_ = last_ping_;
   flush_writes();
-  heartbeat_.expires_after(config_.pool->heartbeat.timeout);
-  heartbeat_.async_wait([self = shared_from_this(), nonce = last_ping_](boost::system::error_code ec) {
-    if (!ec && self->state_ == WorkerState::kReady && self->ping_outstanding_ == nonce) self->heartbeat_timed_out();
-  });
+  arm_heartbeat(config_.pool->heartbeat.timeout);
 }
 
 void Worker::heartbeat_timed_out() {

@@ -99,7 +99,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool exited() const { return state_ == WorkerState::kExited; }
   void remember_stderr(std::string_view line);
   void became_idle();
-  void arm_heartbeat();
+  void arm_heartbeat(std::chrono::steady_clock::duration delay);
   void send_heartbeat();
   void heartbeat_timed_out();
 
@@ -135,6 +135,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::optional<Status> kill_reason_;     // why we ended it, if we did
   std::chrono::steady_clock::time_point started_at_;
   std::chrono::steady_clock::time_point idle_since_;
+  bool heartbeat_armed_ = false;
   std::uint64_t ping_outstanding_ = 0;    // nonce of the unanswered ping, 0: none
   std::uint64_t last_ping_ = 0;
   int missed_pings_ = 0;
