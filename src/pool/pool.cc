@@ -506,12 +506,13 @@ void Pool::on_worker_exit(Worker& worker, const Status& cause) {
 void Pool::schedule_restart(int index, const Status& cause) {
   Slot& slot = *slots_[index];
   const auto delay = slot.tracker.on_crash(Clock::now());
+  const std::string reason = reason_of(cause);  // outlives the event's view of it
   if (events_.active()) {
     Event event;
     event.type = delay ? EventType::kWorkerRestartScheduled : EventType::kSlotFailed;
     event.pool = options_.name;
     event.slot = index;
-    event.reason = reason_of(cause);
+    event.reason = reason;
     event.delay = delay.value_or(Millis(0));
     events_.emit(event);
   }
@@ -527,7 +528,7 @@ void Pool::schedule_restart(int index, const Status& cause) {
     return;
   }
   ++slot.restarts;
-  counters_.restarted(reason_of(cause));
+  counters_.restarted(reason);
   slot.restart_timer.expires_after(*delay);
   slot.restart_timer.async_wait([this, index](boost::system::error_code ec) {
     if (!ec && phase_ == Phase::kRunning) spawn(index);
