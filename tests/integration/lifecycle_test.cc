@@ -234,7 +234,7 @@ TEST_F(LifecycleTest, FailedSlotsComeBackOnceTheirCrashesAgeOut) {
   Options options = generic_options(2);
   options.on_event = log.handler();
   options.pool.restart.max_restarts = 1;
-  options.pool.restart.window = std::chrono::milliseconds(300);
+  options.pool.restart.window = std::chrono::milliseconds(3000);  // wide enough for slow (sanitizer) builds
   options.pool.recycle.check_interval = std::chrono::milliseconds(50);
   Snakepit pit = start_or_die(options);
   // Two crashes of slot 0 within the window: the slot is marked failed.
@@ -250,7 +250,7 @@ TEST_F(LifecycleTest, FailedSlotsComeBackOnceTheirCrashesAgeOut) {
   ASSERT_TRUE(wait_until([&] { return pit.stats().failed_slots == 1; }));
   EXPECT_EQ(log.of_type(EventType::kSlotFailed).size(), 1u);
   // The reconcile brings it back once the window has passed.
-  ASSERT_TRUE(wait_until([&] { return pit.stats().failed_slots == 0 && pit.stats().ready == 2; }));
+  ASSERT_TRUE(wait_until([&] { return pit.stats().failed_slots == 0 && pit.stats().ready == 2; }, 15s));
   EXPECT_TRUE(pit.await_ready(std::chrono::seconds(5)).ok());
   pit.shutdown();
 }
