@@ -49,18 +49,10 @@ int Demo::run(Clock::duration startup) {
                                                &Demo::show_concurrency, &Demo::show_expected_errors,
                                                &Demo::show_stats};
   show_startup(startup);
-  for (auto step : steps) {
-    if (watcher_.signal() != 0) break;
-    (this->*step)();
-    std::fflush(stdout);
-  }
-  if (watcher_.signal() != 0) return signal_exit_code(watcher_.signal());
-  return outcome_.finish(style_, "Demo");
+  return run_demo_steps(*this, steps, watcher_, outcome_, style_, "Demo");
 }
 
-void Demo::section(int number, std::string_view title) {
-  fmt::print("\n{}\n", style_.heading(fmt::format("[{}/8] {}", number, title)));
-}
+void Demo::section(int number, std::string_view title) { print_section(style_, number, 8, title); }
 
 std::optional<Json> Demo::call(const std::string& command, const Json& args) {
   auto result = pit_.execute(command, args);

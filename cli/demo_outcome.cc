@@ -6,6 +6,10 @@
 
 namespace snakepit::cli {
 
+void print_section(const ConsoleStyle& style, int number, int total, std::string_view title) {
+  fmt::print("\n{}\n", style.heading(fmt::format("[{}/{}] {}", number, total, title)));
+}
+
 void DemoOutcome::fail(std::string what, int code) {
   if (exit_code_ == 0) exit_code_ = code;
   failures_.push_back(std::move(what));

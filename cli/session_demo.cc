@@ -40,18 +40,17 @@ int SessionDemo::run(Clock::duration startup) {
       &SessionDemo::show_hint_after_kill, &SessionDemo::show_strict_after_kill,
       &SessionDemo::show_expiry,          &SessionDemo::show_stats};
   show_startup(startup);
-  for (auto step : steps) {
-    if (watcher_.signal() != 0) break;
-    (this->*step)();
-    std::fflush(stdout);
-  }
-  if (watcher_.signal() != 0) return signal_exit_code(watcher_.signal());
-  return outcome_.finish(style_, "Sessions demo");
+  return run_demo_steps(*this, steps, watcher_, outcome_, style_, "Sessions demo");
 }
 
-void SessionDemo::section(int number, std::string_view title) {
-  fmt::print("\n{}\n", style_.heading(fmt::format("[{}/{}] {}", number, kSections, title)));
+bool SessionDemo::store_ok(const Status& status, const std::string& call, std::string what) {
+  if (status.ok()) return true;
+  fmt::print("  {} {} -> {}\n", style_.bad("UNEXPECTED ERROR:"), call, to_line(status.to_json()));
+  outcome_.fail(std::move(what), exit_code(status.code()));
+  return false;
 }
+
+void SessionDemo::section(int number, std::string_view title) { print_section(style_, number, kSections, title); }
 
 std::optional<SessionReply> SessionDemo::call(const std::string& session,
                                               const std::string& command, const Json& args,
@@ -262,10 +261,7 @@ void SessionDemo::show_session_data() {
     fmt::print("  {}\n", style_.dim("(bob's data is his own: no \"name\" there)"));
   }
   auto data = pit_.sessions()->read(session);
-  if (!data.ok()) {
-    fmt::print("  {} read(\"{}\") -> {}\n", style_.bad("UNEXPECTED ERROR:"), session,
-               to_line(data.status().to_json()));
-    outcome_.fail("reading the session from C++ failed", exit_code(data.status().code()));
+  if (!store_ok(data.status(), fmt::format("read(\"{}\")", session), "reading the session from C++ failed")) {
     return;
   }
   fmt::print("  from C++, pit.sessions()->read(\"{}\") -> {} (version {})\n", session,

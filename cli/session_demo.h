@@ -57,6 +57,9 @@ class SessionDemo {
   void expect_error(const Status& status, Code code, std::string_view reason);
   // Records `what` as a wrong result unless `ok`; returns `ok`.
   bool check(bool ok, std::string what);
+  // Reports a failed call of the session store (`call`, e.g. read("alice"))
+  // as a step failure; true when `status` is Ok.
+  bool store_ok(const Status& status, const std::string& call, std::string what);
   // The count in a local_counter reply, if it is one.
   static std::optional<std::int64_t> local_count(const SessionReply& reply);
   // Appends a local_counter reply to `trace`.

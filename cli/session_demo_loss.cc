@@ -14,10 +14,7 @@ void SessionDemo::show_hint_after_kill() {
   const std::string session = traces_[0].session;
   // Where the session is bound now, as the host's store has it.
   auto info = pit_.sessions()->get(session);
-  if (!info.ok()) {
-    fmt::print("  {} get(\"{}\") -> {}\n", style_.bad("UNEXPECTED ERROR:"), session,
-               to_line(info.status().to_json()));
-    outcome_.fail("reading the session from C++ failed", exit_code(info.status().code()));
+  if (!store_ok(info.status(), fmt::format("get(\"{}\")", session), "reading the session from C++ failed")) {
     return;
   }
   const std::string victim = info->worker_id;

@@ -23,12 +23,7 @@ void SessionDemo::show_expiry() {
   SessionCreate create;
   create.ttl = kShortTtl;
   auto created = pit_.sessions()->create(session, create);
-  if (!created.ok()) {
-    fmt::print("  {} create(\"{}\") -> {}\n", style_.bad("UNEXPECTED ERROR:"), session,
-               to_line(created.status().to_json()));
-    outcome_.fail("creating a session failed", exit_code(created.status().code()));
-    return;
-  }
+  if (!store_ok(created.status(), fmt::format("create(\"{}\")", session), "creating a session failed")) return;
   fmt::print("  pit.sessions()->create(\"{}\", {{.ttl = {} s}}) -> ttl_s {}\n", session,
              kShortTtl.count(), created->ttl.count());
   check(created->ttl == kShortTtl, "the session's TTL is not the one asked for");

@@ -35,7 +35,6 @@ enum class EventType {
   kRequestStarted,          // `queue_wait`
   kRequestFinished,         // `code`, `queue_wait`, `run_time`
   kRequestTimedOut,         // deadline or queue timeout (`reason`)
-  kRequestCancelled,
 };
 
 std::string_view event_type_name(EventType type);  // "worker_ready", "request_finished", ...

@@ -7,10 +7,10 @@
 namespace snakepit {
 
 std::string_view event_type_name(EventType type) {
-  static constexpr std::array<std::string_view, 13> kNames = {
+  static constexpr std::array<std::string_view, 12> kNames = {
       "worker_starting", "worker_ready",   "worker_exited",     "worker_restart_scheduled", "worker_recycled",
       "worker_killed",   "slot_failed",    "heartbeat_missed",  "request_queued",           "request_started",
-      "request_finished", "request_timed_out", "request_cancelled"};
+      "request_finished", "request_timed_out"};
   return kNames.at(static_cast<std::size_t>(type));
 }
 
@@ -47,8 +47,8 @@ void EventBus::emit(Event& event) {
   // By index: a handler may subscribe or unsubscribe while we iterate.
   for (std::size_t i = 0; i < handlers_.size(); ++i) {
     try {
-      auto handler = handlers_[i].second;  // a copy survives its own unsubscribe
-      handler(event);
+      const auto handler = handlers_[i].second;
+      (*handler)(event);
     } catch (const std::exception& e) {
       logger_->error("an event handler threw (handlers must not throw): {}", e.what());
     } catch (...) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,7 +19,7 @@ class EventBus {
   explicit EventBus(LoggerPtr logger) : logger_(std::move(logger)) {}
 
   std::uint64_t subscribe(EventHandler handler) {
-    handlers_.emplace_back(++last_id_, std::move(handler));
+    handlers_.emplace_back(++last_id_, std::make_shared<const EventHandler>(std::move(handler)));
     return last_id_;
   }
   void unsubscribe(std::uint64_t id) { std::erase_if(handlers_, [id](const auto& h) { return h.first == id; }); }
@@ -31,7 +32,8 @@ class EventBus {
  private:
   LoggerPtr logger_;
   std::uint64_t last_id_ = 0;
-  std::vector<std::pair<std::uint64_t, EventHandler>> handlers_;
+  // Shared, so a handler that unsubscribes itself stays alive through its call.
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<const EventHandler>>> handlers_;
 };
 
 }  // namespace snakepit::internal

@@ -86,7 +86,6 @@ void Pool::spawn(int index, bool successor) {
                                          fmt::format("{}-{}.{}", options_.name, index, slot.generation), *this);
   if (successor) {
     slot.successor = worker;
-    slot.successor_ready = false;
   } else {
     slot.worker = worker;
     slot.request_limit = draw_request_limit();
@@ -158,7 +157,6 @@ void Pool::on_worker_ready(Worker& worker) {
     return;
   }
   if (slots_[worker.slot()]->successor.get() == &worker) {
-    slots_[worker.slot()]->successor_ready = true;
     if (promote_successor(worker.slot())) check_ready_waiters();
     return;
   }
@@ -349,7 +347,7 @@ void Pool::on_worker_response(Worker& worker, std::uint64_t request_id, Result<J
     maybe_stopped();
     return;
   }
-  if (slot.successor_ready && promote_successor(index)) return;
+  if (promote_successor(index)) return;
   if (auto reason = recycle_due(slot, worker, /*periodic=*/false)) start_successor(index, std::move(*reason));
   worker_idle(worker);
 }
@@ -359,20 +357,15 @@ void Pool::on_worker_heartbeat_missed(Worker& worker, int missed) {
   logger_->warn("worker {} (pid {}) missed heartbeat {} of {}", worker.id(), worker.pid(), missed,
                 options_.heartbeat.max_missed);
   if (!events_.active()) return;
-  Event event;
-  event.type = EventType::kHeartbeatMissed;
+  Event event = worker_event(EventType::kHeartbeatMissed, worker);
   event.missed = missed;
-  event.pool = options_.name;
-  event.worker_id = worker.id();
-  event.pid = worker.pid();
-  event.slot = worker.slot();
   events_.emit(event);
 }
 
 void Pool::on_worker_call(Worker& worker, std::uint64_t call_id, Json call) {
   const RequestPtr& request = slots_[worker.slot()]->running;
   const std::string_view session = request ? std::string_view(request->session_id) : std::string_view{};
-  worker.send_reply(call_id, host_calls_.handle(session, call));
+  worker.send_reply(call_id, host_calls_.handle(session, std::move(call)));
 }
 
 // Requests pinned to this worker first, then the shared queue.
@@ -445,7 +438,6 @@ void Pool::on_worker_exit(Worker& worker, const Status& cause) {
   if (slot.successor.get() == &worker) {  // the replacement died before taking over
     logger_->warn("{}", cause.message());
     auto self = std::move(slot.successor);
-    slot.successor_ready = false;
     if (phase_ == Phase::kRunning && !slot.worker) schedule_restart(index, cause);
     maybe_stopped();
     return;
@@ -535,30 +527,27 @@ void Pool::schedule_restart(int index, const Status& cause) {
   });
 }
 
-void Pool::fail_queue(const Status& status) {
-  while (auto next = queue_.pop_front()) {
+template <typename Fn>
+void Pool::drain(DispatchQueue<RequestPtr>& queue, Fn&& fail) {
+  while (auto next = queue.pop_front()) {
     --queued_;
     (*next)->queue_position.reset();
-    finish(*next, status);
+    fail(*next);
   }
-  for (auto& slot : slots_) {
-    while (auto next = slot->pinned.pop_front()) {
-      --queued_;
-      (*next)->queue_position.reset();
-      finish(*next, status);
-    }
-  }
+}
+
+void Pool::fail_queue(const Status& status) {
+  auto fail = [&](const RequestPtr& request) { finish(request, status); };
+  drain(queue_, fail);
+  for (auto& slot : slots_) drain(slot->pinned, fail);
 }
 
 // Requests waiting for a worker that is gone: its in-memory state is lost.
 void Pool::fail_pinned(Slot& slot) {
-  while (auto next = slot.pinned.pop_front()) {
-    --queued_;
-    RequestPtr request = std::move(*next);
-    request->queue_position.reset();
+  drain(slot.pinned, [&](const RequestPtr& request) {
     counters_.affinity_worker_lost();
     finish(request, session_worker_lost(*request));
-  }
+  });
 }
 
 void Pool::shutdown(Millis grace, std::function<void()> done) {
@@ -678,11 +667,10 @@ void Pool::start_successor(int index, std::string reason) {
 
 bool Pool::promote_successor(int index) {
   Slot& slot = *slots_[index];
-  if (!slot.successor_ready) return false;
+  if (!slot.successor || slot.successor->state() != WorkerState::kReady) return false;
   // Busy or being stopped: it finishes first (its response or exit comes back here).
   if (slot.worker && slot.worker->state() != WorkerState::kReady) return false;
   auto retiring = std::exchange(slot.worker, std::move(slot.successor));
-  slot.successor_ready = false;
   slot.request_limit = draw_request_limit();
   Worker& worker = *slot.worker;
   emit_worker(EventType::kWorkerReady, worker);  // before the retirement: capacity never dips
@@ -741,14 +729,19 @@ void Pool::maintain() {
   }
 }
 
-void Pool::emit_worker(EventType type, const Worker& worker, std::string_view reason, const Json* details) {
-  if (!events_.active()) return;
+Event Pool::worker_event(EventType type, const Worker& worker) const {
   Event event;
   event.type = type;
   event.pool = options_.name;
   event.worker_id = worker.id();
   event.pid = worker.pid();
   event.slot = worker.slot();
+  return event;
+}
+
+void Pool::emit_worker(EventType type, const Worker& worker, std::string_view reason, const Json* details) {
+  if (!events_.active()) return;
+  Event event = worker_event(type, worker);
   event.reason = reason;
   event.details = details;
   events_.emit(event);

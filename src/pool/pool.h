@@ -67,7 +67,6 @@ class Pool final : public WorkerListener {
     // The replacement of a worker due for recycling: starting, then ready
     // and waiting for `worker` to finish its request.
     std::shared_ptr<Worker> successor;
-    bool successor_ready = false;
     std::string recycle_reason;
     std::uint64_t request_limit = 0;  // max_requests with this worker's jitter; 0: none
     bool failed = false;
@@ -110,16 +109,20 @@ class Pool final : public WorkerListener {
   // and the worker idle, the successor takes its place.
   std::optional<std::string> recycle_due(const Slot& slot, const Worker& worker, bool periodic) const;
   void start_successor(int slot, std::string reason);
-  bool promote_successor(int slot);  // false while the current worker is busy
+  bool promote_successor(int slot);  // false until the successor is ready and the current worker idle
   void retire(std::shared_ptr<Worker> worker, const std::string& reason);
   std::uint64_t draw_request_limit();
   // Periodic: recycling by age, idleness and memory; failed slots retried
   // once their crashes left the restart window.
   void schedule_maintenance();
   void maintain();
+  Event worker_event(EventType type, const Worker& worker) const;
   void emit_worker(EventType type, const Worker& worker, std::string_view reason = {},
                    const Json* details = nullptr);
   void emit_request(EventType type, const Request& request, std::string_view reason = {}, Code code = Code::kOk);
+  // Empties `queue`, handing each request to `fail`.
+  template <typename Fn>
+  void drain(DispatchQueue<RequestPtr>& queue, Fn&& fail);
   void fail_queue(const Status& status);
   void fail_pinned(Slot& slot);
 

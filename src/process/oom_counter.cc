@@ -1,12 +1,6 @@
 #include "process/oom_counter.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <charconv>
-
-#include "process/unique_fd.h"
+#include "process/proc_info.h"
 
 namespace snakepit::internal {
 namespace {
@@ -14,23 +8,10 @@ namespace {
 // memory.events is a few lines; /proc/self/cgroup a few dozen at most.
 constexpr std::size_t kMaxFileBytes = 16 * 1024;
 
-// The contents of a small cgroup or /proc file, at most kMaxFileBytes;
-// nullopt if it cannot be opened or read.
 std::optional<std::string> read_small_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd.valid()) return std::nullopt;
-  std::string out;
-  char buffer[4096];
-  while (out.size() < kMaxFileBytes) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    out.append(buffer, static_cast<std::size_t>(n));
-  }
-  return out;
+  auto text = read_bounded(path, kMaxFileBytes);
+  if (!text.ok()) return std::nullopt;
+  return std::move(*text);
 }
 
 // Calls `fn(line)` for each line of `text` (without its '\n') until it
@@ -78,9 +59,7 @@ std::optional<std::uint64_t> parse_oom_kill(std::string_view memory_events) {
     if (line.substr(0, kKey.size()) != kKey) return false;
     std::string_view value = line.substr(kKey.size());
     while (!value.empty() && (value.back() == ' ' || value.back() == '\r')) value.remove_suffix(1);
-    std::uint64_t n = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (!value.empty() && ec == std::errc{} && end == value.data() + value.size()) count = n;
+    if (std::uint64_t n = 0; parse_number(value, n)) count = n;
     return true;
   });
   return count;

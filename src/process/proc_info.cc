@@ -18,13 +18,6 @@ namespace {
 
 constexpr std::size_t kMaxStatBytes = 4096;
 
-template <typename T>
-bool parse_number(std::string_view text, T& out) {
-  if (text.empty()) return false;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc{} && end == text.data() + text.size();
-}
-
 bool all_digits(std::string_view text) {
   if (text.empty()) return false;
   for (char c : text) {

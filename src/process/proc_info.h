@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -65,6 +66,14 @@ std::optional<std::string_view> environ_value(std::string_view block, std::strin
 
 // Every pid listed in /proc (processes, not threads), in directory order.
 std::vector<pid_t> list_pids();
+
+// Parses all of `text` as a decimal number; false for anything else.
+template <typename T>
+bool parse_number(std::string_view text, T& out) {
+  if (text.empty()) return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
 
 // Reads at most `max_bytes` of the regular or /proc file `path`. Sets
 // `truncated` when the file holds more. Errors: errno_status of open/read.

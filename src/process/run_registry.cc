@@ -41,19 +41,10 @@ constexpr int kEmptyEnvironRetries = 25;
 
 // ---------------------------------------------------------------- helpers --
 
-template <typename T>
-bool parse_number(std::string_view text, T& out) {
-  if (text.empty()) return false;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc{} && end == text.data() + text.size();
-}
-
 bool is_run_id(std::string_view text) {
   if (text.size() != 32) return false;
   return std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
-
-bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
 
 std::string dump(const Json& json) { return json.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
@@ -474,7 +465,7 @@ void Sweeper::sweep_runs(int runs_fd) {
   for (const auto& name : list_dir(runs_fd)) {
     if (is_run_id(name)) {
       sweep_run(runs_fd, name);
-    } else if (starts_with(name, kStagingPrefix) && is_run_id(std::string_view(name).substr(5))) {
+    } else if (std::string_view(name).starts_with(kStagingPrefix) && is_run_id(std::string_view(name).substr(5))) {
       sweep_staging(runs_fd, name);
     } else {
       act(fmt::format("runs/{}: unexpected entry, ignored", name));
@@ -528,7 +519,7 @@ void Sweeper::sweep_run(int runs_fd, const std::string& name) {
   for (const auto& entry : list_dir(dir.get())) {
     if (entry == kOwnerFile) continue;
     const std::string file = shown + "/" + entry;
-    if (starts_with(entry, kTempPrefix)) {
+    if (std::string_view(entry).starts_with(kTempPrefix)) {
       ++report_.records_invalid;
       act(fmt::format("{}: torn record; not trusted, /proc scanned for the run's marker", file));
       scan = true;

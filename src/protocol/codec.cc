@@ -28,35 +28,30 @@ class NativeCodec final : public WorkerCodec {
 
   Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args,
                         std::string_view session) override {
-    // Encoded in place after the header; the length is filled in last.
-    const std::size_t start = out.size();
-    append_frame(out, FrameKind::kRequest, 0, id, {});
-    out += "{\"args\":";
-    out += dump_json(args);
-    out += ",\"command\":";
-    out += dump_json(Json(command));
-    if (!session.empty()) {
-      out += ",\"session\":";
-      out += dump_json(Json(session));
-    }
-    out += '}';
-    const std::size_t length = out.size() - start - kLengthBytes;
-    if (length > max_frame_) {
-      out.resize(start);
-      return request_too_large(length, max_frame_);
-    }
-    write_be32(out.data() + start, static_cast<std::uint32_t>(length));
+    const std::size_t length = append_in_place(out, FrameKind::kRequest, 0, id, [&] {
+      out += "{\"args\":";
+      out += dump_json(args);
+      out += ",\"command\":";
+      out += dump_json(Json(command));
+      if (!session.empty()) {
+        out += ",\"session\":";
+        out += dump_json(Json(session));
+      }
+      out += '}';
+    });
+    if (length > max_frame_) return request_too_large(length, max_frame_);
     return {};
   }
   bool encode_reply(std::string& out, std::uint64_t id, const Result<Json>& result) override {
     const bool ok = result.ok();
-    std::string payload = dump_json(ok ? *result : error_object(result.status()));
-    if (payload.size() + kHeaderBytes > max_frame_) {
+    const std::size_t length = append_in_place(out, FrameKind::kReply, ok ? 0 : frame_flags::kError, id, [&] {
+      out += ok ? dump_json(*result) : dump_json(error_object(result.status()));
+    });
+    if (length > max_frame_) {
       return encode_reply(out, id, resource_exhausted(fmt::format("reply of {} bytes exceeds the {}-byte frame limit",
-                                                                  payload.size(), max_frame_),
+                                                                  length - kHeaderBytes, max_frame_),
                                                       Json{{"reason", "reply_too_large"}}));
     }
-    append_frame(out, FrameKind::kReply, ok ? 0 : frame_flags::kError, id, payload);
     return true;
   }
   bool encode_cancel(std::string& out, std::uint64_t id) override {
@@ -119,6 +114,24 @@ class NativeCodec final : public WorkerCodec {
   }
 
  private:
+  // Appends a frame whose payload `write_payload()` appends to `out` in
+  // place (no copy); the length is filled in last. Returns the frame's
+  // length; above the limit, nothing stays appended.
+  template <typename WritePayload>
+  std::size_t append_in_place(std::string& out, FrameKind kind, std::uint8_t flags, std::uint64_t id,
+                              WritePayload write_payload) {
+    const std::size_t start = out.size();
+    append_frame(out, kind, flags, id, {});
+    write_payload();
+    const std::size_t length = out.size() - start - kLengthBytes;
+    if (length > max_frame_) {
+      out.resize(start);
+    } else {
+      write_be32(out.data() + start, static_cast<std::uint32_t>(length));
+    }
+    return length;
+  }
+
   std::uint32_t max_frame_;
   FrameDecoder decoder_;
 };

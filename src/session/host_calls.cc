@@ -23,14 +23,14 @@ Result<std::vector<std::string>> string_list(const Json& args, const char* field
 
 }  // namespace
 
-Result<Json> HostCalls::handle(std::string_view session, const Json& call) const {
+Result<Json> HostCalls::handle(std::string_view session, Json call) const {
   if (!call.is_object() || !call.contains("function") || !call["function"].is_string()) {
     return bad_call("a call must be an object with a string \"function\"");
   }
   const auto& function = call["function"].get_ref<const std::string&>();
-  static const Json kNoArgs = Json::object();
-  const auto args_it = call.find("args");
-  const Json& args = args_it == call.end() || args_it->is_null() ? kNoArgs : *args_it;
+  auto args_it = call.find("args");
+  if (args_it == call.end() || args_it->is_null()) args_it = call.emplace("args", Json::object()).first;
+  Json& args = *args_it;
   if (!args.is_object()) return bad_call(fmt::format("{}: \"args\" must be an object", function));
 
   const bool session_function = function.rfind("session.", 0) == 0;
@@ -53,11 +53,11 @@ Result<Json> HostCalls::session_read(std::string_view session, const Json& args)
   return Json{{"values", std::move(data->values)}, {"version", data->version}};
 }
 
-Result<Json> HostCalls::session_update(std::string_view session, const Json& args) const {
+Result<Json> HostCalls::session_update(std::string_view session, Json& args) const {
   SessionUpdate update;
   if (auto it = args.find("set"); it != args.end() && !it->is_null()) {
     if (!it->is_object()) return bad_call("session.update: \"set\" must be an object");
-    for (const auto& [key, value] : it->items()) update.set.emplace(key, value);
+    for (auto& [key, value] : it->items()) update.set.emplace(key, std::move(value));  // no copy of the values
   }
   auto erase = string_list(args, "delete");
   if (!erase.ok()) return erase.status();

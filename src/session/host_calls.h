@@ -18,11 +18,11 @@ class HostCalls {
 
   // `call` is the frame's payload; `session` is the running request's
   // session (empty: none). The result or error goes back in a `reply`.
-  Result<Json> handle(std::string_view session, const Json& call) const;
+  Result<Json> handle(std::string_view session, Json call) const;
 
  private:
   Result<Json> session_read(std::string_view session, const Json& args) const;
-  Result<Json> session_update(std::string_view session, const Json& args) const;
+  Result<Json> session_update(std::string_view session, Json& args) const;
   Result<Json> session_info(std::string_view session) const;
 
   std::shared_ptr<SessionStore> store_;

@@ -137,14 +137,6 @@ Result<Json> call(Snakepit& pit, const std::string& command, Json args, const Ex
   return future.get();
 }
 
-Result<Json> wait_result(std::future<Result<Json>>& future) {
-  if (future.wait_for(kHangBound) != std::future_status::ready) {
-    ADD_FAILURE() << "request did not complete";
-    return internal_error("test: request hung");
-  }
-  return future.get();
-}
-
 int count_open_fds() {
   DIR* dir = ::opendir("/proc/self/fd");
   if (dir == nullptr) return -1;

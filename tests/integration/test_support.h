@@ -61,10 +61,17 @@ ExecuteOptions idempotent();
 Result<Json> call(Snakepit& pit, const std::string& command, Json args = Json::object(),
                   const ExecuteOptions& options = {}, std::chrono::milliseconds pool_timeout = 10s);
 
-// The result of an execute_future() already issued, waiting at most
-// kHangBound. A request that does not complete in that time is a test
-// failure and yields an Internal status.
-Result<Json> wait_result(std::future<Result<Json>>& future);
+// The result of an execute_future() (or execute_in_session_future())
+// already issued, waiting at most `bound`. A request that does not complete
+// in that time is a test failure and yields an Internal status.
+template <typename T>
+Result<T> wait_result(std::future<Result<T>>& future, std::chrono::milliseconds bound = kHangBound) {
+  if (future.wait_for(bound) != std::future_status::ready) {
+    ADD_FAILURE() << "request did not complete";
+    return internal_error("test: request hung");
+  }
+  return future.get();
+}
 
 // Entries of /proc/self/fd (the directory's own descriptor included, so two
 // readings compare).
