@@ -31,13 +31,14 @@ test-cpp:
 test-python:
 	$(PYTHON) -m unittest discover -s tests/python -t .
 
-# Start-up and ping figures (docs/performance.md), then the session store
-# micro benchmarks. Not part of the tests.
+# Start-up and ping figures (docs/performance.md), the session store micro
+# benchmarks, then streams, byte strings and host calls. Not part of the tests.
 bench: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake -S . -B $(BUILD_DIR) -DSNAKEPIT_BENCHMARKS=ON
-	cmake --build $(BUILD_DIR) -j$(JOBS) --target snakepit_pool_bench snakepit_session_store_bench
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target snakepit_pool_bench snakepit_session_store_bench snakepit_stream_bench
 	$(BUILD_DIR)/bin/snakepit_pool_bench
 	$(BUILD_DIR)/bin/snakepit_session_store_bench
+	PATH=$(dir $(PYTHON)):$$PATH $(BUILD_DIR)/bin/snakepit_stream_bench
 
 # Sanitizer builds, each in its own directory (CI runs them after `make test`).
 # TSan covers the library's tests; the CLI tests drive a binary from outside.

@@ -57,9 +57,25 @@ void print_where(const std::string& session, const SessionReply& reply) {
   std::fflush(stderr);
 }
 
+// --stream: {"chunk": …} per chunk as it comes, then {"result": …} or {"error": {…}}.
+int run_stream(Snakepit& pit, const ExecFlags& flags, Json args) {
+  auto print_chunk = [](Json chunk) {
+    fmt::print("{}\n", to_line(Json{{"chunk", std::move(chunk)}}));
+    std::fflush(stdout);  // as it comes: a reader sees each chunk at once
+    return StreamControl::kContinue;
+  };
+  auto result = flags.session.empty()
+                    ? pit.execute_stream(flags.command, std::move(args), print_chunk)
+                    : pit.execute_stream_in_session(flags.session, flags.command, std::move(args), print_chunk);
+  fmt::print("{}\n", to_line(result.ok() ? Json{{"result", *result}} : Json{{"error", result.status().to_json()}}));
+  std::fflush(stdout);
+  return exit_code(result.status().code());
+}
+
 int run_single(Snakepit& pit, const ExecFlags& flags) {
   std::string error;
   Json args = parse_json(flags.args_json, error).value_or(Json::object());
+  if (flags.stream) return run_stream(pit, flags, std::move(args));
   if (flags.session.empty()) {
     auto result = pit.execute(flags.command, std::move(args));
     return print_outcome(result.status(), result.ok() ? &*result : nullptr);
@@ -97,6 +113,11 @@ CLI::App* add_exec_command(CLI::App& app, ExecFlags& flags) {
       ->add_flag("-v,--verbose", flags.verbose,
                  "With --session: print \"session ID on worker W (pid P)\" on stderr")
       ->needs(session);
+  command
+      ->add_flag("--stream", flags.stream,
+                 "Stream the result: print {\"chunk\": ...} per chunk as it arrives, then "
+                 "{\"result\": ...} or {\"error\": ...}")
+      ->excludes(batch);
   command
       ->add_option("--concurrency", flags.concurrency,
                    "Requests in flight at once (default: pool size)")

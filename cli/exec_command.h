@@ -19,6 +19,7 @@ struct ExecFlags {
   std::string args_json = "{}";
   std::string session;   // --session: run the request in this session
   bool verbose = false;  // --verbose: with --session, where it ran on stderr
+  bool stream = false;   // --stream: a line per chunk, then the final status
   bool batch = false;
   std::size_t concurrency = 0;  // 0: the pool's size
   bool stats = false;

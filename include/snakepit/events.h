@@ -34,7 +34,8 @@ enum class EventType {
   kRequestQueued,
   kRequestStarted,          // `queue_wait`
   kRequestFinished,         // `code`, `queue_wait`, `run_time`
-  kRequestTimedOut,         // deadline or queue timeout (`reason`)
+  kRequestTimedOut,         // deadline, queue or chunk timeout (`reason`)
+  kRequestCancelled,        // by its caller (`reason`: cancelled, or stopped by a stream's consumer)
 };
 
 std::string_view event_type_name(EventType type);  // "worker_ready", "request_finished", ...

@@ -132,6 +132,12 @@ struct PoolOptions {
   Affinity affinity = Affinity::kHint;        // of session requests; overridable per call
   HeartbeatPolicy heartbeat;
   RecyclePolicy recycle;
+  // Streams: chunks buffered for a consumer that lags; beyond, the worker
+  // is paused (its writes block) until the consumer has taken half of them.
+  std::size_t stream_window = 32;
+  // Calls a worker may have waiting on registered host functions; one more
+  // is answered with ResourceExhausted (reason too_many_calls).
+  int max_calls_in_flight = 16;
 };
 
 struct SessionOptions {

@@ -8,10 +8,19 @@
 //   auto r = pit->execute("ping", {{"test", true}});
 //   auto s = pit->execute_in_session("user-42", "session_put", {{"key", "k"}, {"value", 1}});
 //
+//   pit->execute_stream("count", {{"n", 3}}, [](snakepit::Json chunk) {
+//     fmt::print("{}\n", chunk.dump());
+//     return snakepit::StreamControl::kContinue;
+//   });
+//
 // Thread-safety: every method may be called from any thread. Async callbacks
 // run on the pool's event-loop thread and must not block or throw; use
-// execute_future() or execute() to wait. A Snakepit must not be destroyed
-// from one of its own callbacks.
+// execute_future() or execute() to wait. Stream chunks and host functions run
+// on Snakepit's callback threads instead (they may take their time). A
+// Snakepit must not be destroyed from one of its own callbacks.
+//
+// Byte strings travel as bytes in arguments, results and chunks: see
+// snakepit::bytes() in json.h.
 #pragma once
 
 #include <chrono>
@@ -23,6 +32,7 @@
 #include <vector>
 
 #include "snakepit/events.h"
+#include "snakepit/host_function.h"
 #include "snakepit/json.h"
 #include "snakepit/options.h"
 #include "snakepit/session_store.h"
@@ -40,9 +50,62 @@ struct ExecuteOptions {
   bool idempotent = false;
   // Session requests: overrides the pool's affinity mode for this call.
   std::optional<Affinity> affinity;
+  // Streams: the longest wait for the next chunk (unset: no limit). Time
+  // during which the worker is paused for a slow consumer does not count.
+  std::optional<std::chrono::milliseconds> chunk_timeout;
 };
 
 using ExecuteCallback = std::function<void(Result<Json>)>;
+
+namespace internal {
+class LoopGate;
+}
+
+// Cancels a request started by an async call. Copyable; thread-safe.
+class RequestHandle {
+ public:
+  RequestHandle() = default;
+  // Queued: removed, never runs. Running: the worker gets `cancel`, and is
+  // killed if still busy after the cancel grace (PoolOptions::cancel_grace).
+  // The request's callback gets Cancelled at once. No effect once the
+  // request finished, or on an empty handle.
+  void cancel() const;
+  // As cancel(); the callback gets `why` (say, Cancelled with your reason).
+  void cancel(Status why) const;
+  bool valid() const { return gate_ != nullptr; }
+
+ private:
+  friend class Snakepit;
+  RequestHandle(std::weak_ptr<void> request, std::shared_ptr<internal::LoopGate> gate)
+      : request_(std::move(request)), gate_(std::move(gate)) {}
+  std::weak_ptr<void> request_;
+  std::shared_ptr<internal::LoopGate> gate_;
+};
+
+// What a stream's consumer answers to each chunk.
+enum class StreamControl { kContinue, kStop };
+// Called once per chunk, in order, never concurrently for one stream.
+// kStop (or an exception) ends the stream: the worker is told to stop, and
+// the stream's final status is Cancelled (reason stopped_by_consumer).
+using ChunkHandler = std::function<StreamControl(Json chunk)>;
+
+// An async stream. Destroying it cancels the stream (its caller went away)
+// unless it was detached. Move-only.
+class StreamHandle {
+ public:
+  StreamHandle() = default;
+  StreamHandle(StreamHandle&&) noexcept = default;
+  StreamHandle& operator=(StreamHandle&& other) noexcept;
+  ~StreamHandle();
+  void cancel() const { request_.cancel(); }
+  // Lets the stream run to its end without this handle.
+  void detach() { request_ = {}; }
+
+ private:
+  friend class Snakepit;
+  explicit StreamHandle(RequestHandle request) : request_(std::move(request)) {}
+  RequestHandle request_;
+};
 
 // The result of a session request, and where it ran.
 struct SessionReply {
@@ -76,9 +139,10 @@ class Snakepit {
   // Internal (the command raised; details carry type and traceback).
   Result<Json> execute(const std::string& command, Json args = Json::object(),
                        const ExecuteOptions& options = {});
-  // As execute(); `done` is called exactly once, on the loop thread.
-  void execute_async(std::string command, Json args, ExecuteCallback done,
-                     const ExecuteOptions& options = {});
+  // As execute(); `done` is called exactly once, on the loop thread. The
+  // handle cancels the request.
+  RequestHandle execute_async(std::string command, Json args, ExecuteCallback done,
+                              const ExecuteOptions& options = {});
   std::future<Result<Json>> execute_future(std::string command, Json args = Json::object(),
                                            const ExecuteOptions& options = {});
 
@@ -91,12 +155,41 @@ class Snakepit {
   // (reason session_worker_lost in strict modes: see Affinity).
   Result<SessionReply> execute_in_session(const std::string& session_id, const std::string& command,
                                           Json args = Json::object(), const ExecuteOptions& options = {});
-  // As execute_in_session(); `done` is called exactly once, on the loop thread.
-  void execute_in_session_async(std::string session_id, std::string command, Json args, SessionCallback done,
-                                const ExecuteOptions& options = {});
+  // As execute_in_session(); `done` is called exactly once, on the loop
+  // thread. The handle cancels the request.
+  RequestHandle execute_in_session_async(std::string session_id, std::string command, Json args,
+                                         SessionCallback done, const ExecuteOptions& options = {});
   std::future<Result<SessionReply>> execute_in_session_future(std::string session_id, std::string command,
                                                               Json args = Json::object(),
                                                               const ExecuteOptions& options = {});
+  // Streams: runs `command` and hands each chunk it yields to `on_chunk`
+  // on the calling thread, as it arrives, then returns the final status (the
+  // command's final value, or its error after the chunks sent before it).
+  // A consumer slower than the worker pauses the worker (PoolOptions::
+  // stream_window); nothing piles up in memory. Errors: those of execute(),
+  // Cancelled (reason stopped_by_consumer) when on_chunk stopped it,
+  // DeadlineExceeded (reason deadline for the whole stream, chunk_timeout
+  // for the gap), Unavailable when the worker died mid-stream. An exception
+  // from on_chunk stops the stream and is rethrown once it ended.
+  Result<Json> execute_stream(const std::string& command, Json args, const ChunkHandler& on_chunk,
+                              const ExecuteOptions& options = {});
+  Result<Json> execute_stream_in_session(const std::string& session_id, const std::string& command, Json args,
+                                         const ChunkHandler& on_chunk, const ExecuteOptions& options = {});
+  // As execute_stream(); `on_chunk` and then `on_done` (exactly once) run
+  // on a callback thread, one at a time for this stream.
+  StreamHandle execute_stream_async(std::string command, Json args, ChunkHandler on_chunk, ExecuteCallback on_done,
+                                    const ExecuteOptions& options = {});
+
+  // Host functions workers may call (host_function.h). Errors:
+  // InvalidArgument (name, body), FailedPrecondition (reason
+  // already_registered).
+  Status register_function(HostFunction function);
+  // Visible only to requests of that session, and before a global function
+  // of the same name. Kept until unregistered (not dropped with the session).
+  Status register_session_function(std::string session_id, HostFunction function);
+  // Errors: NotFound.
+  Status unregister_function(std::string_view name, std::string_view session_id = {});
+
   // Forgets the session's worker: its next request binds it anew (what a
   // caller does after session_worker_lost). Errors: NotFound, InvalidArgument.
   Status unbind_session(std::string_view session_id);

@@ -7,10 +7,10 @@
 namespace snakepit {
 
 std::string_view event_type_name(EventType type) {
-  static constexpr std::array<std::string_view, 12> kNames = {
+  static constexpr std::array<std::string_view, 13> kNames = {
       "worker_starting", "worker_ready",   "worker_exited",     "worker_restart_scheduled", "worker_recycled",
       "worker_killed",   "slot_failed",    "heartbeat_missed",  "request_queued",           "request_started",
-      "request_finished", "request_timed_out"};
+      "request_finished", "request_timed_out", "request_cancelled"};
   return kNames.at(static_cast<std::size_t>(type));
 }
 

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 
+#include <boost/asio/post.hpp>
+
 #include "process/process_tree.h"
 
 namespace snakepit::internal {
@@ -40,13 +42,15 @@ Status session_worker_lost(const Request& request) {
 }  // namespace
 
 Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher,
-           std::shared_ptr<SessionStore> sessions, EventBus& events, RunRegistry* registry)
+           std::shared_ptr<SessionStore> sessions, EventBus& events, RunRegistry* registry,
+           std::shared_ptr<const FunctionRegistry> functions, boost::asio::thread_pool& offload)
     : io_(io),
       options_(std::move(options)),
       logger_(std::move(logger)),
       launcher_(launcher),
       sessions_(sessions),
-      host_calls_(std::move(sessions)),
+      host_calls_(std::move(sessions), std::move(functions)),
+      offload_(offload),
       events_(events),
       registry_(registry),
       maintenance_timer_(io),
@@ -310,7 +314,8 @@ void Pool::unqueue(Request& request) {
 
 bool Pool::run(Worker& worker, RequestPtr request) {
   request->queue_position.reset();
-  if (auto status = worker.send_request(request->id, request->command, request->args, request->session_id);
+  if (auto status = worker.send_request(request->id, request->command, request->args, request->session_id,
+                                        request->stream != nullptr, request);
       !status.ok()) {
     finish(request, std::move(status));
     return false;
@@ -333,7 +338,59 @@ bool Pool::run(Worker& worker, RequestPtr request) {
                                 Json{{"reason", "deadline"}, {"worker_id", worker->id()}}));
     worker->cancel(r->id);  // the worker is killed if it stays busy past the cancel grace
   });
+  if (request->stream) {
+    // The consumer makes room again from its own thread: back to the loop.
+    request->stream->set_resume([this, weak = std::weak_ptr<Request>(request),
+                                 weak_worker = std::weak_ptr<Worker>(worker.shared_from_this())] {
+      boost::asio::post(io_, [this, weak, weak_worker] {
+        auto r = weak.lock();
+        auto w = weak_worker.lock();
+        if (!r || !w || w->current_request() != r->id) return;
+        w->resume_reading();
+        if (!r->finished) arm_chunk_timer(r, *w);
+      });
+    });
+    arm_chunk_timer(request, worker);
+  }
   return true;
+}
+
+void Pool::arm_chunk_timer(const RequestPtr& request, Worker& worker) {
+  if (request->chunk_timeout.count() == 0) return;
+  if (!request->gap_timer) request->gap_timer = std::make_unique<boost::asio::steady_timer>(io_);
+  request->gap_timer->expires_after(request->chunk_timeout);
+  request->gap_timer->async_wait([this, weak = std::weak_ptr<Request>(request), worker = worker.shared_from_this()](
+                                     boost::system::error_code ec) {
+    auto r = weak.lock();
+    if (ec || !r || r->finished) return;
+    emit_request(EventType::kRequestTimedOut, *r, "chunk_timeout");
+    finish(r, deadline_exceeded(fmt::format("stream {} ('{}') sent no chunk for {} ms", r->id, r->command,
+                                            r->chunk_timeout.count()),
+                                Json{{"reason", "chunk_timeout"}, {"worker_id", worker->id()}}));
+    worker->cancel(r->id);
+  });
+}
+
+void Pool::on_worker_chunk(Worker& worker, std::uint64_t request_id, Json chunk) {
+  Slot& slot = *slots_[worker.slot()];
+  const RequestPtr& request = slot.running;
+  if (!request || request->id != request_id || request->finished || !request->stream) return;  // late: dropped
+  if (request->stream->push(std::move(chunk))) {
+    arm_chunk_timer(request, worker);
+  } else {
+    worker.pause_reading();  // until the consumer catches up; its slowness is not the worker's gap
+    if (request->gap_timer) request->gap_timer->cancel();
+  }
+}
+
+void Pool::cancel(const RequestPtr& request, Status why) {
+  if (request->finished) return;
+  if (request->queue_position) unqueue(*request);
+  emit_request(EventType::kRequestCancelled, *request, reason_of(why));
+  finish(request, std::move(why));
+  if (request->worker_slot < 0) return;
+  Slot& slot = *slots_[request->worker_slot];
+  if (slot.running == request && slot.worker) slot.worker->cancel(request->id);
 }
 
 void Pool::on_worker_response(Worker& worker, std::uint64_t request_id, Result<Json> result) {
@@ -365,7 +422,49 @@ void Pool::on_worker_heartbeat_missed(Worker& worker, int missed) {
 void Pool::on_worker_call(Worker& worker, std::uint64_t call_id, Json call) {
   const RequestPtr& request = slots_[worker.slot()]->running;
   const std::string_view session = request ? std::string_view(request->session_id) : std::string_view{};
-  worker.send_reply(call_id, host_calls_.handle(session, std::move(call)));
+  HostCalls::Plan plan = host_calls_.plan(session, std::move(call));
+  if (!plan.function) {
+    worker.send_reply(call_id, std::move(plan.answer));
+    return;
+  }
+  run_host_function(worker, call_id, std::move(plan));
+}
+
+void Pool::run_host_function(Worker& worker, std::uint64_t call_id, HostCalls::Plan plan) {
+  if (!worker.begin_call(options_.max_calls_in_flight)) {
+    worker.send_reply(call_id, resource_exhausted(fmt::format("worker {} has {} host calls in flight already",
+                                                              worker.id(), options_.max_calls_in_flight),
+                                                  Json{{"reason", "too_many_calls"}}));
+    return;
+  }
+  const RequestPtr& request = slots_[worker.slot()]->running;
+  CallContext context;
+  context.function = plan.function->name;
+  context.worker_id = worker.id();
+  context.request_id = worker.current_request().value_or(0);
+  if (request) {
+    context.session_id = request->session_id;
+    context.command = request->command;
+  }
+  boost::asio::post(offload_, [this, worker = worker.shared_from_this(), call_id, function = std::move(plan.function),
+                               args = std::move(plan.args), context = std::move(context)]() mutable {
+    Result<Json> result = internal_error("unset");
+    try {
+      result = function->body(std::move(args), context);
+    } catch (const std::exception& e) {
+      result = internal_error(fmt::format("host function '{}' threw: {}", function->name, e.what()),
+                              Json{{"reason", "host_function_threw"}});
+    } catch (...) {
+      result = internal_error(fmt::format("host function '{}' threw", function->name),
+                              Json{{"reason", "host_function_threw"}});
+    }
+    boost::asio::post(io_, [worker = std::move(worker), call_id, request_id = context.request_id,
+                            result = std::move(result)]() mutable {
+      worker->end_call();
+      // The request it was made for may be over (the worker killed): then nobody waits.
+      if (worker->current_request() == request_id) worker->send_reply(call_id, std::move(result));
+    });
+  });
 }
 
 // Requests pinned to this worker first, then the shared queue.

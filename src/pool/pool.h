@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
@@ -30,8 +31,10 @@ namespace snakepit::internal {
 class Pool final : public WorkerListener {
  public:
   // REQUIRES: `options` validated, adapter executable resolved to a path.
+  // Registered host functions run on `offload` (never on the loop).
   Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher,
-       std::shared_ptr<SessionStore> sessions, EventBus& events, RunRegistry* registry);
+       std::shared_ptr<SessionStore> sessions, EventBus& events, RunRegistry* registry,
+       std::shared_ptr<const FunctionRegistry> functions, boost::asio::thread_pool& offload);
   ~Pool() override;
 
   // Starts every worker concurrently. `done` gets Ok once all are ready, or
@@ -40,6 +43,10 @@ class Pool final : public WorkerListener {
   // Runs, queues or rejects the request; its callback fires exactly once.
   // A request with a session_id follows the session's affinity.
   void submit(RequestPtr request);
+  // Ends the request with `why` now: a queued one never runs; a running
+  // one's worker gets `cancel` (then the grace-and-kill rule). No effect
+  // once it finished.
+  void cancel(const RequestPtr& request, Status why);
   // Completes with Ok once every non-failed slot has a live worker, or
   // DeadlineExceeded at `deadline`.
   void await_ready(std::chrono::steady_clock::time_point deadline, std::function<void(Status)> done);
@@ -53,6 +60,7 @@ class Pool final : public WorkerListener {
   void on_worker_ready(Worker& worker) override;
   void on_worker_response(Worker& worker, std::uint64_t request_id, Result<Json> result) override;
   void on_worker_call(Worker& worker, std::uint64_t call_id, Json call) override;
+  void on_worker_chunk(Worker& worker, std::uint64_t request_id, Json chunk) override;
   void on_worker_heartbeat_missed(Worker& worker, int missed) override;
   void on_worker_exit(Worker& worker, const Status& cause) override;
 
@@ -98,6 +106,9 @@ class Pool final : public WorkerListener {
   bool take_idle(Worker& worker);  // removes `worker` from idle_ if there
   void clear_idle();
   void finish(const RequestPtr& request, Result<Json> result);
+  // Streams: the optional limit on the gap between chunks.
+  void arm_chunk_timer(const RequestPtr& request, Worker& worker);
+  void run_host_function(Worker& worker, std::uint64_t call_id, HostCalls::Plan plan);
   void schedule_restart(int slot, const Status& cause);
   void fail_start(Status cause);
   void stop_workers();
@@ -141,6 +152,7 @@ class Pool final : public WorkerListener {
   std::unordered_map<std::string, Worker*> live_;  // ready or busy workers by id
   std::shared_ptr<SessionStore> sessions_;
   HostCalls host_calls_;
+  boost::asio::thread_pool& offload_;
   EventBus& events_;
   RunRegistry* registry_;  // null: workers are not recorded
   std::vector<std::shared_ptr<Worker>> retired_;  // recycled, stopping

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "pool/stream_channel.h"
 #include "snakepit/snakepit.h"
 
 namespace snakepit::internal {
@@ -68,6 +69,11 @@ struct Request {
   std::string bound_worker;          // the session's worker when the request arrived
   bool session_created = false;
   std::string previous_worker;       // set when this request moved the session
+
+  // Streamed requests only: where chunks go, and the longest gap between them.
+  std::shared_ptr<StreamChannel> stream;
+  std::chrono::milliseconds chunk_timeout{0};
+  std::unique_ptr<boost::asio::steady_timer> gap_timer;
 
   bool finished = false;
   boost::asio::steady_timer timer;  // queue timeout, then the deadline

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "protocol/frame.h"
+#include "protocol/length_prefixed.h"
 
 namespace snakepit::internal {
 namespace {
@@ -26,11 +27,23 @@ class NativeCodec final : public WorkerCodec {
 
   void encode_start(std::string&, std::string_view) override {}
 
-  Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args,
-                        std::string_view session) override {
-    const std::size_t length = append_in_place(out, FrameKind::kRequest, 0, id, [&] {
+  Status encode_request(std::string& out, std::vector<Attachment>& attachments, std::uint64_t id,
+                        std::string_view command, const Json& args, std::string_view session,
+                        bool stream) override {
+    const bool binary = contains_bytes(args);
+    std::uint8_t flags = stream ? frame_flags::kStream : 0;
+    if (binary) flags |= frame_flags::kBinary;
+    const std::size_t attached = attachments.size();
+    const std::size_t length = append_in_place(out, FrameKind::kRequest, flags, id, [&]() -> std::size_t {
+      const std::size_t json_length_at = out.size();
+      if (binary) out.append(4, '\0');
+      std::size_t attachment_bytes = 0;
       out += "{\"args\":";
-      out += dump_json(args);
+      if (binary) {
+        append_json_with_bytes(out, args, attachments, attachment_bytes);
+      } else {
+        out += dump_json(args);
+      }
       out += ",\"command\":";
       out += dump_json(Json(command));
       if (!session.empty()) {
@@ -38,19 +51,32 @@ class NativeCodec final : public WorkerCodec {
         out += dump_json(Json(session));
       }
       out += '}';
-    });
-    if (length > max_frame_) return request_too_large(length, max_frame_);
-    return {};
-  }
-  bool encode_reply(std::string& out, std::uint64_t id, const Result<Json>& result) override {
-    const bool ok = result.ok();
-    const std::size_t length = append_in_place(out, FrameKind::kReply, ok ? 0 : frame_flags::kError, id, [&] {
-      out += ok ? dump_json(*result) : dump_json(error_object(result.status()));
+      if (binary) write_be32(out.data() + json_length_at, static_cast<std::uint32_t>(out.size() - json_length_at - 4));
+      return attachment_bytes;
     });
     if (length > max_frame_) {
-      return encode_reply(out, id, resource_exhausted(fmt::format("reply of {} bytes exceeds the {}-byte frame limit",
-                                                                  length - kHeaderBytes, max_frame_),
-                                                      Json{{"reason", "reply_too_large"}}));
+      attachments.resize(attached);
+      return request_too_large(length, max_frame_);
+    }
+    return {};
+  }
+  bool encode_reply(std::string& out, std::vector<Attachment>& attachments, std::uint64_t id,
+                    const Result<Json>& result) override {
+    const bool ok = result.ok();
+    const bool binary = ok && contains_bytes(*result);
+    const std::uint8_t flags = ok ? (binary ? frame_flags::kBinary : 0) : frame_flags::kError;
+    const std::size_t attached = attachments.size();
+    const std::size_t length = append_in_place(out, FrameKind::kReply, flags, id, [&]() -> std::size_t {
+      if (binary) return append_binary_payload(out, *result, attachments);
+      out += ok ? dump_json(*result) : dump_json(error_object(result.status()));
+      return 0;
+    });
+    if (length > max_frame_) {
+      attachments.resize(attached);
+      return encode_reply(out, attachments, id,
+                          resource_exhausted(fmt::format("reply of {} bytes exceeds the {}-byte frame limit",
+                                                         length - kHeaderBytes, max_frame_),
+                                             Json{{"reason", "reply_too_large"}}));
     }
     return true;
   }
@@ -88,24 +114,21 @@ class NativeCodec final : public WorkerCodec {
         message.body = std::move(*hello);
         break;
       }
-      case FrameKind::kResponse: {
-        auto body = parse_json(f.payload);
-        if (!body) return protocol_error("response payload is not valid JSON", "bad_json");
-        message.type = WorkerMessage::Type::kResponse;
-        message.is_error = (f.flags & frame_flags::kError) != 0;
+      case FrameKind::kResponse:
+      case FrameKind::kEnd:
+      case FrameKind::kChunk:
+      case FrameKind::kCall: {
+        auto body = parse_payload(f);
+        if (!body.ok()) return body.status();
+        message.type = message_type(f.kind);
+        message.is_error = f.kind != FrameKind::kChunk && f.kind != FrameKind::kCall &&
+                           (f.flags & frame_flags::kError) != 0;
         message.body = std::move(*body);
         break;
       }
       case FrameKind::kPong:
         message.type = WorkerMessage::Type::kPong;
         break;
-      case FrameKind::kCall: {
-        auto body = parse_json(f.payload);
-        if (!body) return protocol_error("call payload is not valid JSON", "bad_json");
-        message.type = WorkerMessage::Type::kCall;
-        message.body = std::move(*body);
-        break;
-      }
       default:
         return protocol_error(fmt::format("unexpected '{}' frame from worker", frame_kind_name(f.kind)),
                               "unexpected_frame");
@@ -114,16 +137,41 @@ class NativeCodec final : public WorkerCodec {
   }
 
  private:
+  static WorkerMessage::Type message_type(FrameKind kind) {
+    switch (kind) {
+      case FrameKind::kEnd: return WorkerMessage::Type::kEnd;
+      case FrameKind::kChunk: return WorkerMessage::Type::kChunk;
+      case FrameKind::kCall: return WorkerMessage::Type::kCall;
+      default: return WorkerMessage::Type::kResponse;
+    }
+  }
+
+  static Result<Json> parse_payload(const FrameView& f) {
+    const std::string_view kind = frame_kind_name(f.kind);
+    if ((f.flags & frame_flags::kBinary) == 0) {
+      auto body = parse_json(f.payload);
+      if (!body) return protocol_error(fmt::format("{} payload is not valid JSON", kind), "bad_json");
+      return std::move(*body);
+    }
+    if ((f.flags & frame_flags::kError) != 0) {
+      return protocol_error(fmt::format("{} frame with both ERROR and BINARY", kind), "bad_flags");
+    }
+    auto body = parse_binary_payload(f.payload);
+    if (!body.ok()) return protocol_error(fmt::format("{}: {}", kind, body.status().message()), "bad_binary");
+    return body;
+  }
+
   // Appends a frame whose payload `write_payload()` appends to `out` in
-  // place (no copy); the length is filled in last. Returns the frame's
-  // length; above the limit, nothing stays appended.
+  // place (no copy) and returns the bytes of attachments that follow it; the
+  // length is filled in last. Returns the frame's length; above the limit,
+  // nothing stays appended.
   template <typename WritePayload>
   std::size_t append_in_place(std::string& out, FrameKind kind, std::uint8_t flags, std::uint64_t id,
                               WritePayload write_payload) {
     const std::size_t start = out.size();
     append_frame(out, kind, flags, id, {});
-    write_payload();
-    const std::size_t length = out.size() - start - kLengthBytes;
+    const std::size_t attached = write_payload();
+    const std::size_t length = out.size() - start - kLengthBytes + attached;
     if (length > max_frame_) {
       out.resize(start);
     } else {
@@ -142,11 +190,18 @@ class V0Codec final : public WorkerCodec {
   explicit V0Codec(std::uint32_t max_frame) : max_frame_(max_frame), buffer_(0, max_frame) {}
 
   void encode_start(std::string& out, std::string_view worker_id) override {
-    (void)encode_request(out, kInitId, "ping", Json{{"worker_id", worker_id}, {"initialization", true}}, {});
+    std::vector<Attachment> none;
+    (void)encode_request(out, none, kInitId, "ping", Json{{"worker_id", worker_id}, {"initialization", true}}, {},
+                         false);
   }
 
-  Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args,
-                        std::string_view /*session: v0 has no sessions*/) override {
+  Status encode_request(std::string& out, std::vector<Attachment>&, std::uint64_t id, std::string_view command,
+                        const Json& args, std::string_view /*session: v0 has no sessions*/, bool stream) override {
+    if (stream || contains_bytes(args)) {
+      return invalid_argument(
+          fmt::format("protocol snakepit-v0 cannot carry {}", stream ? "streams" : "byte strings"),
+          Json{{"reason", "unsupported_by_protocol"}, {"protocol", "snakepit-v0"}});
+    }
     const Json message = {{"id", id},
                           {"command", command},
                           {"args", args},
@@ -159,7 +214,9 @@ class V0Codec final : public WorkerCodec {
     out += text;
     return {};
   }
-  bool encode_reply(std::string&, std::uint64_t, const Result<Json>&) override { return false; }
+  bool encode_reply(std::string&, std::vector<Attachment>&, std::uint64_t, const Result<Json>&) override {
+    return false;
+  }
   bool encode_cancel(std::string&, std::uint64_t) override { return false; }
   bool encode_ping(std::string&, std::uint64_t) override { return false; }
   bool encode_shutdown(std::string&) override { return false; }

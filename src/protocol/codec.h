@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/binary_payload.h"
 #include "snakepit/json.h"
 #include "snakepit/options.h"
 #include "snakepit/status.h"
@@ -17,12 +18,13 @@
 namespace snakepit::internal {
 
 struct WorkerMessage {
-  enum class Type { kHello, kResponse, kPong, kCall };
+  enum class Type { kHello, kResponse, kPong, kCall, kChunk, kEnd };
   Type type = Type::kResponse;
   std::uint64_t id = 0;
-  bool is_error = false;  // kResponse: body is an error object
-  Json body;              // kHello: the hello object; kResponse: result or error object;
-                          // kCall: the call payload (any JSON; its shape is checked by the host)
+  bool is_error = false;  // kResponse, kEnd: body is an error object
+  Json body;              // kHello: the hello object; kResponse, kEnd: result or error object;
+                          // kCall: the call payload (any JSON; its shape is checked by the host);
+                          // kChunk: one piece of a streamed result
 };
 
 class WorkerCodec {
@@ -32,13 +34,19 @@ class WorkerCodec {
   // Bytes the host sends right after spawn (v0: the initialization ping).
   virtual void encode_start(std::string& out, std::string_view worker_id) = 0;
   // Errors: ResourceExhausted (reason request_too_large) when the encoded
-  // request exceeds the frame limit; nothing is appended then.
-  // `session` is left out of the request when empty.
-  virtual Status encode_request(std::string& out, std::uint64_t id, std::string_view command, const Json& args,
-                                std::string_view session = {}) = 0;
+  // request exceeds the frame limit, InvalidArgument when the protocol
+  // cannot carry it (streams, bytes in v0); nothing is appended then.
+  // `session` is left out of the request when empty. Byte strings in
+  // `args` are not copied: they are added to `attachments`, to be written
+  // right after `out`, and point into `args`.
+  virtual Status encode_request(std::string& out, std::vector<Attachment>& attachments, std::uint64_t id,
+                                std::string_view command, const Json& args, std::string_view session,
+                                bool stream) = 0;
   // The answer to a worker's call; an error becomes an error object. A
   // result above the frame limit is replaced by a ResourceExhausted error.
-  virtual bool encode_reply(std::string& out, std::uint64_t id, const Result<Json>& result) = 0;
+  // Byte strings go to `attachments`, as for encode_request.
+  virtual bool encode_reply(std::string& out, std::vector<Attachment>& attachments, std::uint64_t id,
+                            const Result<Json>& result) = 0;
   // Each returns false when the protocol has no such message.
   virtual bool encode_cancel(std::string& out, std::uint64_t id) = 0;
   virtual bool encode_ping(std::string& out, std::uint64_t nonce) = 0;

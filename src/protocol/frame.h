@@ -33,7 +33,9 @@ std::string_view frame_kind_name(FrameKind kind);
 
 namespace frame_flags {
 inline constexpr std::uint8_t kError = 0x01;
-inline constexpr std::uint8_t kKnown = kError;
+inline constexpr std::uint8_t kBinary = 0x02;
+inline constexpr std::uint8_t kStream = 0x04;
+inline constexpr std::uint8_t kKnown = kError | kBinary | kStream;
 }  // namespace frame_flags
 
 inline constexpr std::size_t kLengthBytes = 4;

@@ -24,25 +24,41 @@ Result<std::vector<std::string>> string_list(const Json& args, const char* field
 }  // namespace
 
 Result<Json> HostCalls::handle(std::string_view session, Json call) const {
+  Plan planned = plan(session, std::move(call));
+  if (planned.function) return internal_error("registered functions are run by the pool");
+  return std::move(planned.answer);
+}
+
+HostCalls::Plan HostCalls::plan(std::string_view session, Json call) const {
   if (!call.is_object() || !call.contains("function") || !call["function"].is_string()) {
-    return bad_call("a call must be an object with a string \"function\"");
+    return {bad_call("a call must be an object with a string \"function\""), nullptr, {}};
   }
   const auto& function = call["function"].get_ref<const std::string&>();
   auto args_it = call.find("args");
   if (args_it == call.end() || args_it->is_null()) args_it = call.emplace("args", Json::object()).first;
   Json& args = *args_it;
-  if (!args.is_object()) return bad_call(fmt::format("{}: \"args\" must be an object", function));
+  if (!args.is_object()) return {bad_call(fmt::format("{}: \"args\" must be an object", function)), nullptr, {}};
 
   const bool session_function = function.rfind("session.", 0) == 0;
   if (session_function && session.empty()) {
-    return failed_precondition(fmt::format("{}: this request has no session (use execute_in_session)", function),
-                               Json{{"reason", "no_session"}});
+    return {failed_precondition(fmt::format("{}: this request has no session (use execute_in_session)", function),
+                                Json{{"reason", "no_session"}}),
+            nullptr,
+            {}};
   }
-  if (function == "session.read") return session_read(session, args);
-  if (function == "session.update") return session_update(session, args);
-  if (function == "session.info") return session_info(session);
-  return not_found(fmt::format("no host function '{}'", function.substr(0, 128)),
-                   Json{{"reason", "unknown_function"}});
+  if (function == "session.read") return {session_read(session, args), nullptr, {}};
+  if (function == "session.update") return {session_update(session, args), nullptr, {}};
+  if (function == "session.info") return {session_info(session), nullptr, {}};
+  if (function == "host.functions") {
+    return {functions_ ? functions_->list(session) : Json{{"functions", Json::array()}}, nullptr, {}};
+  }
+  if (functions_ && !session_function) {
+    if (auto registered = functions_->find(function, session)) return {Json(), std::move(registered), std::move(args)};
+  }
+  return {not_found(fmt::format("no host function '{}'", function.substr(0, 128)),
+                    Json{{"reason", "unknown_function"}, {"function", function.substr(0, 128)}}),
+          nullptr,
+          {}};
 }
 
 Result<Json> HostCalls::session_read(std::string_view session, const Json& args) const {

@@ -1,11 +1,13 @@
 // Serves the calls a worker makes on behalf of the request it runs
-// (docs/protocol.md, "Calls to the host"): today the session data functions.
-// Stateless apart from the store; safe from any thread.
+// (docs/protocol.md, "Calls to the host"): the built-in session data
+// functions and host.functions are answered at once; a registered function
+// is handed back to be run off the loop. Safe from any thread.
 #pragma once
 
 #include <memory>
 #include <string_view>
 
+#include "calls/function_registry.h"
 #include "snakepit/json.h"
 #include "snakepit/session_store.h"
 #include "snakepit/status.h"
@@ -14,10 +16,19 @@ namespace snakepit::internal {
 
 class HostCalls {
  public:
-  explicit HostCalls(std::shared_ptr<SessionStore> store) : store_(std::move(store)) {}
+  HostCalls(std::shared_ptr<SessionStore> store, std::shared_ptr<const FunctionRegistry> functions)
+      : store_(std::move(store)), functions_(std::move(functions)) {}
 
+  // What to do with one call: an answer now, or a registered function to run.
+  struct Plan {
+    Result<Json> answer;                      // when `function` is null
+    FunctionRegistry::FunctionPtr function;   // else: run it with `args`
+    Json args;
+  };
   // `call` is the frame's payload; `session` is the running request's
-  // session (empty: none). The result or error goes back in a `reply`.
+  // session (empty: none). The answer goes back in a `reply`.
+  Plan plan(std::string_view session, Json call) const;
+  // plan() for callers that expect no registered function (tests).
   Result<Json> handle(std::string_view session, Json call) const;
 
  private:
@@ -26,6 +37,7 @@ class HostCalls {
   Result<Json> session_info(std::string_view session) const;
 
   std::shared_ptr<SessionStore> store_;
+  std::shared_ptr<const FunctionRegistry> functions_;  // may be null
 };
 
 }  // namespace snakepit::internal

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <optional>
 #include <thread>
 
@@ -13,7 +14,9 @@
 #include <spdlog/logger.h>
 
 #include "base/log.h"
+#include "calls/function_registry.h"
 #include "pool/pool.h"
+#include "pool/stream_channel.h"
 #include "process/launcher.h"
 #include "process/run_registry.h"
 #include "process/sigpipe.h"
@@ -27,12 +30,115 @@ using internal::Pool;
 using internal::Request;
 using internal::RequestPtr;
 
+namespace internal {
+
+// The door into the loop for anything that may outlive the Snakepit's
+// pool (request handles): it knows whether the loop still takes work.
+class LoopGate {
+ public:
+  LoopGate(asio::io_context& io, std::function<void(const RequestPtr&, Status)> cancel)
+      : io_(io), cancel_(std::move(cancel)) {}
+
+  // Posts `fn` unless shutdown has begun. Requests posted here always reach
+  // the pool before its shutdown does (both go through the loop's FIFO), so
+  // the pool handles every one of them.
+  template <typename Fn>
+  bool post_if_open(Fn&& fn) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    asio::post(io_, std::forward<Fn>(fn));
+    return true;
+  }
+  // Posts `fn` while the loop runs (through a shutdown's drain, too).
+  template <typename Fn>
+  bool post_if_running(Fn&& fn) {
+    std::lock_guard lock(mutex_);
+    if (!loop_running_) return false;
+    asio::post(io_, std::forward<Fn>(fn));
+    return true;
+  }
+  // True for the first caller only.
+  bool close() {
+    std::lock_guard lock(mutex_);
+    return !std::exchange(closed_, true);
+  }
+  void loop_ended() {
+    std::lock_guard lock(mutex_);
+    loop_running_ = false;
+  }
+  void cancel(std::weak_ptr<void> request, Status why) {
+    post_if_running([this, request = std::move(request), why = std::move(why)]() mutable {
+      if (auto r = request.lock()) cancel_(std::static_pointer_cast<Request>(r), std::move(why));
+    });
+  }
+
+ private:
+  asio::io_context& io_;
+  const std::function<void(const RequestPtr&, Status)> cancel_;  // on the loop
+  std::mutex mutex_;
+  bool closed_ = false;       // GUARDED_BY(mutex_): no new requests
+  bool loop_running_ = true;  // GUARDED_BY(mutex_): the loop still takes work
+};
+
+}  // namespace internal
+
+namespace {
+
+Status stopped_by_consumer() {
+  return cancelled("the stream's consumer stopped it", Json{{"reason", "stopped_by_consumer"}});
+}
+
+// Delivers a stream's items to its ChunkHandler; after kStop or an
+// exception, later chunks are dropped and the request is cancelled.
+struct StreamConsumer {
+  ChunkHandler on_chunk;
+  RequestHandle request;
+  bool stopped = false;
+  std::exception_ptr error;
+
+  void deliver(internal::StreamChannel& channel, Json chunk) {
+    if (stopped) return;
+    StreamControl control = StreamControl::kStop;
+    try {
+      control = on_chunk(std::move(chunk));
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (control == StreamControl::kContinue) return;
+    stopped = true;
+    channel.discard_chunks();
+    request.cancel(stopped_by_consumer());
+  }
+};
+
+}  // namespace
+
+void RequestHandle::cancel() const {
+  cancel(cancelled("request cancelled by its caller", Json{{"reason", "cancelled"}}));
+}
+
+void RequestHandle::cancel(Status why) const {
+  if (gate_) gate_->cancel(request_, std::move(why));
+}
+
+StreamHandle& StreamHandle::operator=(StreamHandle&& other) noexcept {
+  if (this != &other) {
+    request_.cancel();
+    request_ = std::exchange(other.request_, {});
+  }
+  return *this;
+}
+
+StreamHandle::~StreamHandle() { request_.cancel(); }
+
 struct Snakepit::Impl {
   explicit Impl(Options opts)
       : options(std::move(opts)),
         logger(options.logger ? options.logger : internal::make_default_logger()),
         events(logger),
-        work(asio::make_work_guard(io)) {
+        work(asio::make_work_guard(io)),
+        gate(std::make_shared<internal::LoopGate>(
+            io, [this](const RequestPtr& request, Status why) { pool->cancel(request, std::move(why)); })) {
     if (options.on_event) events.subscribe(options.on_event);
   }
 
@@ -51,50 +157,49 @@ struct Snakepit::Impl {
     loop_thread_id = loop_thread.get_id();
   }
 
-  // Posts `fn` to the loop unless shutdown has begun. Requests posted here
-  // always reach the pool before its shutdown does (both go through the loop's
-  // FIFO), so the pool handles every one of them.
-  template <typename Fn>
-  bool post_if_open(Fn&& fn) {
-    std::lock_guard lock(mutex);
-    if (closed) return false;
-    asio::post(io, std::forward<Fn>(fn));
-    return true;
-  }
-
-  // Posts `fn` while the loop runs (through a shutdown's drain, too).
-  template <typename Fn>
-  bool post_if_running(Fn&& fn) {
-    std::lock_guard lock(mutex);
-    if (!loop_running) return false;
-    asio::post(io, std::forward<Fn>(fn));
-    return true;
-  }
-
   bool on_loop_thread() const { return std::this_thread::get_id() == loop_thread_id; }
 
-  // `session` empty: a plain request.
-  void submit(std::string session, std::string command, Json args, internal::RequestCallback done,
-              const ExecuteOptions& opts) {
+  // `session` empty: a plain request; `stream` null: not streamed.
+  RequestHandle submit(std::string session, std::string command, Json args, internal::RequestCallback done,
+                       const ExecuteOptions& opts, std::shared_ptr<internal::StreamChannel> stream = nullptr) {
     const auto now = std::chrono::steady_clock::now();
     auto deadline = now + opts.timeout.value_or(options.pool.request_timeout);
     if (opts.deadline && *opts.deadline < deadline) deadline = *opts.deadline;
-    auto request = [this, session = std::move(session), command = std::move(command), args = std::move(args),
-                    done = internal::OnceCallback(std::move(done)), idempotent = opts.idempotent,
-                    affinity = opts.affinity, deadline]() mutable {
-      auto r = std::make_shared<Request>(io);
+    auto r = std::make_shared<Request>(io);
+    r->command = std::move(command);
+    r->args = std::move(args);
+    r->idempotent = opts.idempotent;
+    r->deadline = deadline;
+    r->done = internal::OnceCallback(std::move(done));
+    r->session_id = std::move(session);
+    r->affinity = opts.affinity;
+    r->stream = std::move(stream);
+    r->chunk_timeout = opts.chunk_timeout.value_or(std::chrono::milliseconds(0));
+    RequestHandle handle(r, gate);
+    // When closed, the request is dropped unrun and its OnceCallback reports Unavailable.
+    gate->post_if_open([this, r = std::move(r)]() mutable {
       r->id = pool->next_request_id();
-      r->command = std::move(command);
-      r->args = std::move(args);
-      r->idempotent = idempotent;
-      r->deadline = deadline;
-      r->done = std::move(done);
-      r->session_id = std::move(session);
-      r->affinity = affinity;
       pool->submit(std::move(r));
-    };
-    // When closed, `request` is destroyed unrun and its OnceCallback reports Unavailable.
-    post_if_open(std::move(request));
+    });
+    return handle;
+  }
+
+  // A stream consumed on the calling thread.
+  Result<Json> stream(std::string session, std::string command, Json args, const ChunkHandler& on_chunk,
+                      const ExecuteOptions& opts) {
+    auto channel = std::make_shared<internal::StreamChannel>(options.pool.stream_window, nullptr);
+    StreamConsumer consumer{on_chunk, {}, false, nullptr};
+    consumer.request = submit(
+        std::move(session), std::move(command), std::move(args),
+        [channel](Result<Json> result, const Request*) { channel->finish(std::move(result)); }, opts, channel);
+    while (true) {
+      auto item = channel->pop();
+      if (item.final) {
+        if (consumer.error) std::rethrow_exception(consumer.error);
+        return std::move(*item.final);
+      }
+      consumer.deliver(*channel, std::move(*item.chunk));
+    }
   }
 
   PoolStats stats() {
@@ -138,12 +243,7 @@ struct Snakepit::Impl {
 
   // The first call stops the pool; concurrent and later calls wait for it.
   void shutdown(std::chrono::milliseconds grace) {
-    bool first = false;
-    {
-      std::lock_guard lock(mutex);
-      first = !std::exchange(closed, true);
-    }
-    if (first) {
+    if (gate->close()) {
       asio::post(io, [this, grace] {
         sweep_timer.cancel();
         pool->shutdown(grace, [this] { finish_stop(); });
@@ -154,9 +254,11 @@ struct Snakepit::Impl {
     join_loop();
   }
 
+  // Then the callback threads finish what they have (stream deliveries, host functions).
   void join_loop() {
     std::call_once(joined, [this] {
       if (loop_thread.joinable()) loop_thread.join();
+      callbacks.join();
     });
   }
 
@@ -168,8 +270,8 @@ struct Snakepit::Impl {
     {
       std::lock_guard lock(mutex);
       final_stats = std::move(last);
-      loop_running = false;
     }
+    gate->loop_ended();
     work.reset();
     asio::post(io, [this] {
       io.stop();
@@ -182,7 +284,7 @@ struct Snakepit::Impl {
   auto on_loop(Fn fn) -> std::optional<decltype(fn())> {
     if (on_loop_thread()) return fn();
     std::promise<decltype(fn())> promise;
-    if (!post_if_running([&] { promise.set_value(fn()); })) return std::nullopt;
+    if (!gate->post_if_running([&] { promise.set_value(fn()); })) return std::nullopt;
     return promise.get_future().get();
   }
 
@@ -193,14 +295,16 @@ struct Snakepit::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::thread loop_thread;
   std::thread::id loop_thread_id;
+  std::shared_ptr<internal::LoopGate> gate;
   internal::Launcher launcher;
   std::shared_ptr<SessionStore> sessions;
+  std::shared_ptr<internal::FunctionRegistry> functions = std::make_shared<internal::FunctionRegistry>();
   std::unique_ptr<internal::RunRegistry> registry;  // outlives the pool
   std::unique_ptr<Pool> pool;
   asio::steady_timer sweep_timer{io};
+  // Stream deliveries of the async API and host functions: off the loop.
+  asio::thread_pool callbacks{2};
   std::mutex mutex;
-  bool closed = false;        // GUARDED_BY(mutex): no new requests
-  bool loop_running = true;   // GUARDED_BY(mutex): the loop still takes work
   PoolStats final_stats;      // GUARDED_BY(mutex): what stats() returns after shutdown
   std::promise<void> stopped_promise;
   std::shared_future<void> stopped = stopped_promise.get_future().share();
@@ -228,7 +332,7 @@ Result<Snakepit> Snakepit::start(Options options) {
   impl->sessions = std::move(sessions);
   if (auto status = impl->open_registry(); !status.ok()) return status;
   impl->pool = std::make_unique<Pool>(impl->io, impl->options.pool, impl->logger, impl->launcher, impl->sessions,
-                                      impl->events, impl->registry.get());
+                                      impl->events, impl->registry.get(), impl->functions, impl->callbacks);
   impl->start_loop();
   std::promise<Status> started;
   asio::post(impl->io, [&] {
@@ -268,13 +372,15 @@ Result<Json> Snakepit::execute(const std::string& command, Json args, const Exec
   return execute_future(command, std::move(args), options).get();
 }
 
-void Snakepit::execute_async(std::string command, Json args, ExecuteCallback done, const ExecuteOptions& options) {
+RequestHandle Snakepit::execute_async(std::string command, Json args, ExecuteCallback done,
+                                     const ExecuteOptions& options) {
   if (!impl_) {
     done(moved_from());
-    return;
+    return {};
   }
-  impl_->submit({}, std::move(command), std::move(args),
-                [done = std::move(done)](Result<Json> result, const Request*) { done(std::move(result)); }, options);
+  return impl_->submit({}, std::move(command), std::move(args),
+                       [done = std::move(done)](Result<Json> result, const Request*) { done(std::move(result)); },
+                       options);
 }
 
 std::future<Result<Json>> Snakepit::execute_future(std::string command, Json args, const ExecuteOptions& options) {
@@ -295,15 +401,15 @@ Result<SessionReply> Snakepit::execute_in_session(const std::string& session_id,
   return execute_in_session_future(session_id, command, std::move(args), options).get();
 }
 
-void Snakepit::execute_in_session_async(std::string session_id, std::string command, Json args,
-                                        SessionCallback done, const ExecuteOptions& options) {
+RequestHandle Snakepit::execute_in_session_async(std::string session_id, std::string command, Json args,
+                                                 SessionCallback done, const ExecuteOptions& options) {
   if (!impl_) {
     done(moved_from());
-    return;
+    return {};
   }
   if (session_id.empty()) {  // empty means "no session" inside the pool: refuse it here
     done(validate_session_id(session_id));
-    return;
+    return {};
   }
   auto reply = [done = std::move(done)](Result<Json> result, const Request* request) {
     if (!result.ok()) {
@@ -320,7 +426,81 @@ void Snakepit::execute_in_session_async(std::string session_id, std::string comm
     }
     done(std::move(out));
   };
-  impl_->submit(std::move(session_id), std::move(command), std::move(args), std::move(reply), options);
+  return impl_->submit(std::move(session_id), std::move(command), std::move(args), std::move(reply), options);
+}
+
+Result<Json> Snakepit::execute_stream(const std::string& command, Json args, const ChunkHandler& on_chunk,
+                                      const ExecuteOptions& options) {
+  if (!impl_) return moved_from();
+  if (impl_->on_loop_thread()) return failed_precondition("execute_stream() called on the loop thread");
+  return impl_->stream({}, command, std::move(args), on_chunk, options);
+}
+
+Result<Json> Snakepit::execute_stream_in_session(const std::string& session_id, const std::string& command,
+                                                 Json args, const ChunkHandler& on_chunk,
+                                                 const ExecuteOptions& options) {
+  if (!impl_) return moved_from();
+  if (impl_->on_loop_thread()) return failed_precondition("execute_stream_in_session() called on the loop thread");
+  if (auto valid = validate_session_id(session_id); !valid.ok()) return valid;
+  return impl_->stream(session_id, command, std::move(args), on_chunk, options);
+}
+
+StreamHandle Snakepit::execute_stream_async(std::string command, Json args, ChunkHandler on_chunk,
+                                            ExecuteCallback on_done, const ExecuteOptions& options) {
+  if (!impl_) {
+    on_done(moved_from());
+    return {};
+  }
+  // Owned by the request's callback until the final status is handed to a
+  // delivery; each delivery drains what is there, one at a time.
+  struct AsyncStream {
+    std::shared_ptr<internal::StreamChannel> channel;
+    StreamConsumer consumer;
+    ExecuteCallback on_done;
+  };
+  auto state = std::make_shared<AsyncStream>();
+  state->consumer.on_chunk = std::move(on_chunk);
+  state->on_done = std::move(on_done);
+  auto drain = [](const std::shared_ptr<AsyncStream>& stream) {
+    while (auto item = stream->channel->try_pop()) {
+      if (!item->final) {
+        stream->consumer.deliver(*stream->channel, std::move(*item->chunk));
+        continue;
+      }
+      try {
+        stream->on_done(std::move(*item->final));
+      } catch (...) {  // documented: callbacks must not throw
+      }
+      return;
+    }
+  };
+  state->channel = std::make_shared<internal::StreamChannel>(
+      impl_->options.pool.stream_window,
+      [weak = std::weak_ptr<AsyncStream>(state), &callbacks = impl_->callbacks, drain] {
+        if (auto stream = weak.lock()) asio::post(callbacks, [stream, drain] { drain(stream); });
+      });
+  auto channel = state->channel;
+  RequestHandle handle = impl_->submit(
+      {}, std::move(command), std::move(args),
+      [state](Result<Json> result, const Request*) { state->channel->finish(std::move(result)); }, options, channel);
+  state->consumer.request = handle;
+  return StreamHandle(std::move(handle));
+}
+
+Status Snakepit::register_function(HostFunction function) {
+  if (!impl_) return moved_from();
+  return impl_->functions->add(std::move(function));
+}
+
+Status Snakepit::register_session_function(std::string session_id, HostFunction function) {
+  if (!impl_) return moved_from();
+  if (auto valid = validate_session_id(session_id); !valid.ok()) return valid;
+  return impl_->functions->add(std::move(function), std::move(session_id));
+}
+
+Status Snakepit::unregister_function(std::string_view name, std::string_view session_id) {
+  if (!impl_) return moved_from();
+  return impl_->functions->remove(name, session_id);
 }
 
 std::future<Result<SessionReply>> Snakepit::execute_in_session_future(std::string session_id, std::string command,
@@ -373,7 +553,7 @@ Status Snakepit::await_ready(std::chrono::milliseconds timeout) const {
   if (impl_->on_loop_thread()) return failed_precondition("await_ready() called on the loop thread");
   std::promise<Status> ready;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  const bool posted = impl_->post_if_open([&] {
+  const bool posted = impl_->gate->post_if_open([&] {
     impl_->pool->await_ready(deadline, [&ready](Status s) { ready.set_value(std::move(s)); });
   });
   if (!posted) return unavailable("pool is shut down", Json{{"reason", "pool_stopping"}});

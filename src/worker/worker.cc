@@ -89,7 +89,7 @@ void Worker::attach(ChildProcess child) {
         Json{{"reason", "startup_timeout"}}));
   });
 
-  codec_->encode_start(outbox_, id_);
+  codec_->encode_start(outbox_.tail(), id_);
   flush_writes();
   start_reading();
   const auto max_line = config_.pool->max_log_line;
@@ -109,19 +109,33 @@ void Worker::attach(ChildProcess child) {
 }
 
 Status Worker::send_request(std::uint64_t request_id, std::string_view command, const Json& args,
-                            std::string_view session) {
-  if (auto status = codec_->encode_request(outbox_, request_id, command, args, session); !status.ok()) return status;
+                            std::string_view session, bool stream, std::shared_ptr<const void> owner) {
+  attachments_.clear();
+  if (auto status = codec_->encode_request(outbox_.tail(), attachments_, request_id, command, args, session, stream);
+      !status.ok()) {
+    return status;
+  }
+  for (const auto& attachment : attachments_) outbox_.attach(attachment, owner);
   current_ = request_id;
+  current_is_stream_ = stream;
   state_ = WorkerState::kBusy;
   ping_outstanding_ = 0;  // busy workers are judged by their request's deadline
   flush_writes();
   return {};
 }
 
-void Worker::send_reply(std::uint64_t call_id, const Result<Json>& result) {
-  if (exited() || kill_reason_ || !codec_->encode_reply(outbox_, call_id, result)) return;
+void Worker::send_reply(std::uint64_t call_id, Result<Json> result) {
+  if (exited() || kill_reason_) return;
+  attachments_.clear();
+  if (result.ok() && contains_bytes(*result)) {  // the bytes are written from where they lie
+    auto owned = std::make_shared<const Result<Json>>(std::move(result));
+    if (!codec_->encode_reply(outbox_.tail(), attachments_, call_id, *owned)) return;
+    for (const auto& attachment : attachments_) outbox_.attach(attachment, owned);
+  } else if (!codec_->encode_reply(outbox_.tail(), attachments_, call_id, result)) {
+    return;
+  }
   // Replies are written at once unless the worker stops reading its input.
-  if (outbox_.size() > 2 * std::size_t{config_.pool->max_frame_bytes}) {
+  if (outbox_.bytes() > 2 * std::size_t{config_.pool->max_frame_bytes}) {
     kill(unavailable(fmt::format("worker {} keeps calling the host without reading the replies", id_),
                      Json{{"reason", "unread_replies"}}));
     return;
@@ -131,7 +145,7 @@ void Worker::send_reply(std::uint64_t call_id, const Result<Json>& result) {
 
 void Worker::cancel(std::uint64_t request_id) {
   if (current_ != request_id || state_ != WorkerState::kBusy) return;
-  if (codec_->encode_cancel(outbox_, request_id)) flush_writes();
+  if (codec_->encode_cancel(outbox_.tail(), request_id)) flush_writes();
   timer_.expires_after(config_.pool->cancel_grace);
   timer_.async_wait([self = shared_from_this(), request_id](boost::system::error_code ec) {
     if (ec || self->current_ != request_id) return;
@@ -163,7 +177,7 @@ void Worker::stop() {
   if (busy) {
     // A busy worker reads no frame until its command ends: signal it now.
     signal_group(pid_, SIGTERM);
-  } else if (codec_->encode_shutdown(outbox_)) {
+  } else if (codec_->encode_shutdown(outbox_.tail())) {
     flush_writes();
   }
   if (outbox_.empty()) to_worker_.close();  // EOF also asks the worker to exit
@@ -189,9 +203,34 @@ void Worker::kill(Status reason) {
 }
 
 void Worker::start_reading() {
+  if (reading_paused_ || read_waiting_) return;
+  read_waiting_ = true;
   from_worker_.async_wait(Wait::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    self->read_waiting_ = false;
     if (!ec && !self->exited()) self->on_readable();
   });
+}
+
+void Worker::pause_reading() { reading_paused_ = true; }
+
+void Worker::resume_reading() {
+  if (!reading_paused_ || exited()) return;
+  reading_paused_ = false;
+  if (handle_buffered()) start_reading();
+}
+
+bool Worker::handle_buffered() {
+  while (!kill_reason_ && !exited()) {
+    if (reading_paused_) return false;
+    auto message = codec_->next();
+    if (!message.ok()) {
+      protocol_violation(message.status());
+      return false;
+    }
+    if (!message->has_value()) return true;
+    handle_message(std::move(**message));
+  }
+  return false;
 }
 
 void Worker::on_readable() {
@@ -200,16 +239,7 @@ void Worker::on_readable() {
     const ssize_t n = ::read(fd, read_buffer_.data(), read_buffer_.size());
     if (n > 0) {
       codec_->feed(read_buffer_.data(), static_cast<std::size_t>(n));
-      while (!kill_reason_) {
-        auto message = codec_->next();
-        if (!message.ok()) {
-          protocol_violation(message.status());
-          return;
-        }
-        if (!message->has_value()) break;
-        handle_message(std::move(**message));
-      }
-      if (kill_reason_ || exited()) return;
+      if (!handle_buffered()) return;
       if (static_cast<std::size_t>(n) < read_buffer_.size()) break;  // likely drained: wait again
       continue;
     }
@@ -240,14 +270,27 @@ void Worker::handle_message(WorkerMessage message) {
       became_idle();
       listener_.on_worker_ready(*this);
       return;
-    case WorkerMessage::Type::kResponse: {
+    case WorkerMessage::Type::kChunk:
+      if (!current_ || current_ != message.id || !current_is_stream_) {
+        protocol_violation(invalid_argument(fmt::format("chunk for request {} which is not a running stream", message.id),
+                                            Json{{"reason", "unexpected_chunk"}}));
+        return;
+      }
+      listener_.on_worker_chunk(*this, message.id, std::move(message.body));
+      return;
+    case WorkerMessage::Type::kResponse:
+    case WorkerMessage::Type::kEnd: {
       // A worker being stopped may still answer the request it was running.
-      if (!current_ || current_ != message.id) {
-        protocol_violation(invalid_argument(fmt::format("response for request {} which is not running", message.id),
-                                            Json{{"reason", "unexpected_response"}}));
+      const bool is_end = message.type == WorkerMessage::Type::kEnd;
+      if (!current_ || current_ != message.id || current_is_stream_ != is_end) {
+        protocol_violation(invalid_argument(
+            fmt::format("{} for request {} which is not {}", is_end ? "end" : "response", message.id,
+                        is_end ? "a running stream" : "running (or is a stream)"),
+            Json{{"reason", is_end ? "unexpected_end" : "unexpected_response"}}));
         return;
       }
       current_.reset();
+      current_is_stream_ = false;
       ++requests_served_;
       if (state_ == WorkerState::kBusy) {
         timer_.cancel();  // a pending cancel grace
@@ -288,32 +331,23 @@ void Worker::protocol_violation(Status error) {
 
 void Worker::flush_writes() {
   if (write_waiting_ || outbox_.empty() || !to_worker_.is_open()) return;
-  std::size_t written = 0;
-  while (written < outbox_.size()) {
-    const ssize_t n = ::write(to_worker_.native_handle(), outbox_.data() + written, outbox_.size() - written);
-    if (n > 0) {
-      written += static_cast<std::size_t>(n);
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && errno == EAGAIN) {
-      outbox_.erase(0, written);
+  switch (outbox_.write_to(to_worker_.native_handle())) {
+    case OutputQueue::WriteResult::kWouldBlock:
       write_waiting_ = true;
       to_worker_.async_wait(Wait::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
         self->write_waiting_ = false;
         if (!ec && !self->exited()) self->flush_writes();
       });
       return;
-    } else {
+    case OutputQueue::WriteResult::kClosed:
       // The worker closed its input (EPIPE): it is exiting or broken. Its exit
-      // or the request deadline settles the request; drop what we cannot send.
-      if (errno == EPIPE) discard_pending_sigpipe();
-      outbox_.clear();
+      // or the request deadline settles the request; what we could not send is dropped.
       to_worker_.close();
       return;
-    }
+    case OutputQueue::WriteResult::kDone:
+      if (state_ == WorkerState::kStopping && !kill_reason_) to_worker_.close();
+      return;
   }
-  outbox_.clear();
-  if (state_ == WorkerState::kStopping && !kill_reason_) to_worker_.close();
 }
 
 void Worker::watch_exit() {
@@ -352,6 +386,7 @@ void Worker::on_exited() {
   // A response written just before exit is still in the pipe: take it.
   if (from_worker_.is_open() && !kill_reason_) {
     drain(from_worker_.native_handle(), [this](const char* data, std::size_t n) { codec_->feed(data, n); });
+    reading_paused_ = false;  // the stream's last chunks are delivered, bounded by the pipe's size
     while (!kill_reason_) {
       auto message = codec_->next();
       if (!message.ok() || !message->has_value()) break;
@@ -421,7 +456,7 @@ void Worker::arm_heartbeat(std::chrono::steady_clock::duration delay) {
 }
 
 void Worker::send_heartbeat() {
-  if (!codec_->encode_ping(outbox_, ++last_ping_)) return;  // the protocol has no ping
+  if (!codec_->encode_ping(outbox_.tail(), ++last_ping_)) return;  // the protocol has no ping
   ping_outstanding_ = last_ping_;
   flush_writes();
   arm_heartbeat(config_.pool->heartbeat.timeout);

@@ -25,6 +25,7 @@
 #include "snakepit/options.h"
 #include "snakepit/stats.h"
 #include "worker/line_splitter.h"
+#include "worker/output_queue.h"
 
 namespace snakepit::internal {
 
@@ -35,8 +36,11 @@ class WorkerListener {
   virtual ~WorkerListener() = default;
   // The handshake succeeded; the worker is Ready.
   virtual void on_worker_ready(Worker& worker) = 0;
-  // The running request ended (result or remote error); the worker is Ready.
+  // The running request ended (result or remote error; for a stream, its
+  // `end`); the worker is Ready.
   virtual void on_worker_response(Worker& worker, std::uint64_t request_id, Result<Json> result) = 0;
+  // A chunk of the running stream request.
+  virtual void on_worker_chunk(Worker& worker, std::uint64_t request_id, Json chunk) = 0;
   // The running request asks the host for something (docs/protocol.md,
   // "Calls to the host"); answer with Worker::send_reply(call_id, …).
   virtual void on_worker_call(Worker& worker, std::uint64_t call_id, Json call) = 0;
@@ -59,11 +63,24 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Takes over a freshly spawned process: starts reading and the start-up timer.
   void attach(ChildProcess child);
   // REQUIRES: state() == kReady. On error (request too large) nothing is
-  // sent and the worker stays Ready.
+  // sent and the worker stays Ready. Byte strings in `args` are written from
+  // where they lie: `owner` must keep `args` alive and unchanged.
   Status send_request(std::uint64_t request_id, std::string_view command, const Json& args,
-                      std::string_view session = {});
+                      std::string_view session = {}, bool stream = false,
+                      std::shared_ptr<const void> owner = nullptr);
   // Answers a call. A worker whose unread replies pile up is killed.
-  void send_reply(std::uint64_t call_id, const Result<Json>& result);
+  void send_reply(std::uint64_t call_id, Result<Json> result);
+  // Host calls in flight for this worker: false (nothing counted) at `limit`.
+  bool begin_call(int limit) {
+    if (calls_in_flight_ >= limit) return false;
+    ++calls_in_flight_;
+    return true;
+  }
+  void end_call() { --calls_in_flight_; }
+  // Flow control of streams: while paused, nothing more is read from the
+  // worker (its writes block once the pipe is full).
+  void pause_reading();
+  void resume_reading();
   // Asks the worker to abandon its current request; if it is still busy
   // with it after the cancel grace, asks for a stack dump (SIGUSR1) and
   // kills it after the stack-dump grace.
@@ -88,6 +105,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
  private:
   void start_reading();
   void on_readable();
+  // Handles the messages the codec holds; false when reading must not go on.
+  bool handle_buffered();
   void handle_message(WorkerMessage message);
   void protocol_violation(Status error);
   void flush_writes();
@@ -120,9 +139,14 @@ class Worker : public std::enable_shared_from_this<Worker> {
   boost::asio::steady_timer exit_poll_;   // fallback when the kernel lacks pidfd
   boost::asio::steady_timer eof_grace_;   // output closed: is the process exiting?
   boost::asio::steady_timer heartbeat_;   // idle: next ping, or the pong's timeout
-  std::string outbox_;                    // bytes waiting to be written
+  OutputQueue outbox_;                    // bytes waiting to be written
   bool write_waiting_ = false;
+  bool reading_paused_ = false;
+  bool read_waiting_ = false;             // an async wait for input is pending
+  bool current_is_stream_ = false;
+  int calls_in_flight_ = 0;
   std::vector<char> read_buffer_;
+  std::vector<Attachment> attachments_;   // scratch: byte strings of the frame being encoded
   std::unique_ptr<LineSplitter> stdout_lines_;
   std::unique_ptr<LineSplitter> stderr_lines_;
   OutputBuffer stdout_buffer_;

@@ -26,12 +26,14 @@ TIMEOUT = 10.0
 
 HEADER = struct.Struct(">IBBHQ")
 HELLO, REQUEST, RESPONSE, CALL, REPLY, CANCEL, PING, PONG, SHUTDOWN = 1, 2, 3, 6, 7, 8, 9, 10, 11
-ERROR = 0x01
+CHUNK, END = 4, 5
+ERROR, BINARY, STREAM = 0x01, 0x02, 0x04
 
 # The generic adapter's commands, sorted (hello, info, unknown-command errors).
-GENERIC_COMMANDS = ["compute", "crash", "echo", "info", "local_counter", "ping",
-                    "session_append", "session_get", "session_info", "session_put",
-                    "session_sum", "sleep"]
+GENERIC_COMMANDS = ["call_host", "checksum", "compute", "count", "crash", "echo",
+                    "info", "local_counter", "ping", "session_append", "session_get",
+                    "session_info", "session_put", "session_sum", "sleep",
+                    "stream_bytes", "stream_calls", "transform"]
 
 
 def child_env(**extra):
@@ -55,24 +57,71 @@ def frame(kind, frame_id, payload=b"", flags=0):
     return HEADER.pack(12 + len(payload), kind, flags, 0, frame_id) + payload
 
 
+def binary_payload(value):
+    """A BINARY payload for ``value`` (byte strings anywhere in it), made
+    independently of the bridge's codec: json_length, JSON, attachments."""
+    attachments = []
+    offset = 0
+
+    def placeholders(v):
+        nonlocal offset
+        if isinstance(v, (bytes, bytearray, memoryview)):
+            data = bytes(v)
+            attachments.append(data)
+            offset += len(data)
+            return {"$bytes": [offset - len(data), len(data)]}
+        if isinstance(v, dict):
+            return {k: placeholders(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [placeholders(x) for x in v]
+        return v
+    text = compact(placeholders(value))
+    return struct.pack(">I", len(text)) + text + b"".join(attachments)
+
+
+def binary_frame(kind, frame_id, value, flags=0):
+    """A frame with the BINARY flag carrying ``value``."""
+    return frame(kind, frame_id, binary_payload(value), flags | BINARY)
+
+
+def decode_binary_payload(payload):
+    """The value of a BINARY payload, placeholders replaced by bytes
+    (strict, like the host: a bad placeholder raises ValueError)."""
+    (json_length,) = struct.unpack_from(">I", payload)
+    if json_length > len(payload) - 4:
+        raise ValueError("json_length %d beyond the payload" % json_length)
+    attachments = payload[4 + json_length:]
+
+    def hook(obj):
+        if len(obj) == 1 and "$bytes" in obj:
+            offset, length = obj["$bytes"]
+            if offset < 0 or length < 0 or offset + length > len(attachments):
+                raise ValueError("placeholder out of range: %r" % (obj,))
+            return bytes(attachments[offset:offset + length])
+        return obj
+    return json.loads(bytes(payload[4:4 + json_length]), object_hook=hook)
+
+
 class PipeReader:
     """Reads exact byte counts from a pipe with a hang-protection timeout."""
 
     def __init__(self, fd):
         self.fd = fd
-        self.buf = b""
+        self.buf = bytearray()
 
     def read_exact(self, n, timeout=TIMEOUT):
         deadline = time.monotonic() + timeout
-        while len(self.buf) < n:
+        buf = self.buf
+        while len(buf) < n:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.fd], [], [], left)[0]:
                 raise TimeoutError("no data from the worker within %.0f s" % timeout)
-            chunk = os.read(self.fd, 1 << 16)
+            chunk = os.read(self.fd, max(1 << 16, min(n - len(buf), 1 << 20)))
             if not chunk:
-                raise EOFError("worker closed its end (%d of %d bytes)" % (len(self.buf), n))
-            self.buf += chunk
-        data, self.buf = self.buf[:n], self.buf[n:]
+                raise EOFError("worker closed its end (%d of %d bytes)" % (len(buf), n))
+            buf += chunk
+        data = bytes(buf[:n])
+        del buf[:n]
         return data
 
     def at_eof(self, timeout=TIMEOUT):
@@ -100,15 +149,44 @@ class HostEnd:
         return head + self.reader.read_exact(HEADER.unpack(head)[0] - 12, timeout)
 
     def recv_frame(self, timeout=TIMEOUT):
-        """(kind, flags, id, decoded payload or None)."""
+        """(kind, flags, id, decoded payload or None); byte strings of a
+        BINARY payload as bytes."""
         head = self.reader.read_exact(16, timeout)
         length, kind, flags, _, frame_id = HEADER.unpack(head)
         payload = self.reader.read_exact(length - 12, timeout)
+        if flags & BINARY:
+            return kind, flags, frame_id, decode_binary_payload(payload)
         return kind, flags, frame_id, (json.loads(payload) if payload else None)
 
     def request(self, frame_id, command, **args):
         self.send_frame(REQUEST, frame_id, {"command": command, "args": args})
         return self.recv_frame()
+
+    def send_request(self, frame_id, command, args=None, flags=0, session=None):
+        """A request; with byte strings in ``args`` a BINARY one."""
+        body = {"command": command, "args": args or {}}
+        if session is not None:
+            body["session"] = session
+        try:
+            self.send(frame(REQUEST, frame_id, compact(body), flags))
+        except TypeError:  # bytes in args
+            self.send(binary_frame(REQUEST, frame_id, body, flags))
+
+    def recv_stream(self, frame_id, on_frame=None):
+        """Frames up to and including the ``end`` of stream ``frame_id``:
+        (chunk values, (flags, end value)). ``on_frame(frame)`` sees every
+        other frame (calls, pongs; the test fails on any it returns False
+        for)."""
+        chunks = []
+        while True:
+            kind, flags, got_id, value = frame_ = self.recv_frame()
+            if kind == CHUNK and got_id == frame_id:
+                chunks.append(value)
+            elif kind == END and got_id == frame_id:
+                return chunks, (flags, value)
+            elif on_frame is None or on_frame(frame_) is False:
+                raise AssertionError("unexpected frame %r during stream %d"
+                                     % (frame_[:3], frame_id))
 
     def close_input(self):
         if self.to_child is not None:
@@ -165,14 +243,15 @@ class InProcessBridge(HostEnd):
     ``wait()`` returns what serve() returned or raises what it raised.
     """
 
-    def __init__(self, commands, max_frame=1 << 20, worker_id="inproc-0"):
+    def __init__(self, commands, max_frame=1 << 20, worker_id="inproc-0", streaming=()):
         from snakepit_bridge.context import BridgeState
         from snakepit_bridge.registry import Adapter, Command
         from snakepit_bridge.runtime import NativeBridge
         bridge_in, self.to_child = os.pipe()
         self.from_child, bridge_out = os.pipe()
         self._bridge_fds = [bridge_in, bridge_out]
-        adapter = Adapter("inproc", {name: Command(name, fn) for name, fn in commands.items()})
+        adapter = Adapter("inproc", {name: Command(name, fn, name in streaming)
+                                     for name, fn in commands.items()})
         self.state = BridgeState(adapter, worker_id=worker_id)
         self.bridge = NativeBridge(adapter, self.state, bridge_in, bridge_out, max_frame)
         self.reader = PipeReader(self.from_child)

@@ -21,7 +21,31 @@ def load_golden():
 
 
 def payload_bytes(entry):
-    return b"" if entry["payload"] is None else codec.dumps_bytes(entry["payload"])
+    if entry["payload"] is None:
+        return b""
+    data = codec.dumps_bytes(entry["payload"])
+    if "attachments_hex" in entry:  # BINARY: json_length, JSON, attachments
+        return len(data).to_bytes(4, "big") + data + bytes.fromhex(entry["attachments_hex"])
+    return data
+
+
+def with_bytes(value, attachments):
+    """``value`` with each {"$bytes": [offset, length]} replaced by bytes."""
+    if isinstance(value, dict):
+        if list(value) == ["$bytes"]:
+            offset, length = value["$bytes"]
+            return attachments[offset:offset + length]
+        return {k: with_bytes(v, attachments) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_bytes(v, attachments) for v in value]
+    return value
+
+
+def decoded_value(entry):
+    """What the payload decodes to (byte strings as bytes)."""
+    if "attachments_hex" in entry:
+        return with_bytes(entry["payload"], bytes.fromhex(entry["attachments_hex"]))
+    return entry["payload"]
 
 
 class GoldenFramesTest(unittest.TestCase):
@@ -32,7 +56,9 @@ class GoldenFramesTest(unittest.TestCase):
         names = {e["name"] for e in self.golden}
         for name in ("hello", "request_ping", "response_ok", "response_error", "cancel",
                      "ping", "pong", "shutdown", "request_non_ascii", "request_large_id",
-                     "request_session", "call", "reply", "reply_error"):
+                     "request_session", "call", "reply", "reply_error", "request_stream",
+                     "chunk", "end", "end_error", "request_binary", "response_binary",
+                     "reply_binary"):
             self.assertIn(name, names)
         by_name = {e["name"]: e for e in self.golden}
         self.assertEqual(by_name["request_large_id"]["id"], 2**40 + 5)
@@ -41,6 +67,27 @@ class GoldenFramesTest(unittest.TestCase):
                          [framing.CALL, framing.REPLY, framing.REPLY])
         self.assertEqual(by_name["reply_error"]["flags"], framing.FLAG_ERROR)
         self.assertEqual(by_name["request_session"]["payload"]["session"], "s-1")
+        self.assertEqual([(by_name[n]["kind"], by_name[n]["flags"], by_name[n]["id"])
+                          for n in ("request_stream", "chunk", "end", "end_error")],
+                         [(framing.REQUEST, framing.FLAG_STREAM, 9), (framing.CHUNK, 0, 9),
+                          (framing.END, 0, 9), (framing.END, framing.FLAG_ERROR, 9)])
+        self.assertEqual(by_name["end_error"]["payload"],
+                         {"code": "Cancelled", "message": "stream cancelled by the host",
+                          "type": "Cancelled"})
+        for name, kind, frame_id, attachments in (
+                ("request_binary", framing.REQUEST, 6, b"abc"),
+                ("response_binary", framing.RESPONSE, 6, b"\x00\xff"),
+                ("reply_binary", framing.REPLY, 3, b"z")):
+            entry = by_name[name]
+            self.assertEqual((entry["kind"], entry["flags"], entry["id"]),
+                             (kind, framing.FLAG_BINARY, frame_id))
+            self.assertEqual(bytes.fromhex(entry["attachments_hex"]), attachments)
+        self.assertEqual(decoded_value(by_name["request_binary"]),
+                         {"args": {"data": b"abc"}, "command": "checksum"})
+        self.assertEqual(decoded_value(by_name["response_binary"]),
+                         {"data": b"\x00\xff", "size": 2})
+        self.assertEqual(decoded_value(by_name["reply_binary"]), b"z")
+        self.assertNotIn("attachments_hex", by_name["response_ok"])
 
     def test_file_matches_generator(self):
         path = os.path.join(support.FIXTURES, "make_golden_frames.py")
@@ -57,6 +104,32 @@ class GoldenFramesTest(unittest.TestCase):
                                             payload_bytes(entry))
                 self.assertEqual(data.hex(), entry["hex"])
 
+    def test_bridge_encoder_matches_golden_bytes(self):
+        # The bridge's own encoder (encode_result, write_parts: the path of
+        # responses, chunks and end frames) from the decoded value, bytes
+        # included; non-empty payloads of every kind.
+        from snakepit_bridge.runtime import encode_result, write_parts
+        for entry in self.golden:
+            if entry["payload"] is None or entry["flags"] & framing.FLAG_ERROR:
+                continue
+            with self.subTest(entry["name"]):
+                ok, data = encode_result("x", decoded_value(entry), 1 << 20)
+                self.assertTrue(ok)
+                flags = entry["flags"] & ~framing.FLAG_BINARY
+                if "attachments_hex" in entry:
+                    self.assertIsInstance(data, tuple)
+                    r, w = os.pipe()
+                    try:
+                        write_parts(w, entry["kind"], flags, entry["id"], data)
+                        frame = os.read(r, 1 << 16)
+                    finally:
+                        os.close(r)
+                        os.close(w)
+                else:
+                    self.assertIsInstance(data, bytes)
+                    frame = framing.encode_frame(entry["kind"], flags, entry["id"], data)
+                self.assertEqual(frame.hex(), entry["hex"])
+
     def test_decode_matches_golden_fields(self):
         for entry in self.golden:
             with self.subTest(entry["name"]):
@@ -66,6 +139,12 @@ class GoldenFramesTest(unittest.TestCase):
                                  (entry["kind"], entry["flags"], entry["id"]))
                 if entry["payload"] is None:
                     self.assertEqual(payload, b"")
+                elif flags & framing.FLAG_BINARY:
+                    value = codec.loads_binary(payload)
+                    self.assertEqual(value, decoded_value(entry))
+                    text, attachments, size = codec.dumps_with_bytes(value)
+                    self.assertEqual(codec.loads(text), entry["payload"])
+                    self.assertEqual(b"".join(attachments).hex(), entry["attachments_hex"])
                 else:
                     self.assertEqual(codec.loads(payload), entry["payload"])
                     # Compact, key order preserved: re-encoding is byte-identical.
@@ -183,7 +262,8 @@ class MalformedFrameTest(unittest.TestCase):
             "unknown kind": hdr(12, 99, 0, 0, 1),
             "kind 0": hdr(12, 0, 0, 0, 1),
             "worker-to-host kind": hdr(12, framing.PONG, 0, 0, 1),
-            "unknown flag": hdr(12, framing.PING, 0x02, 0, 1),
+            "unknown flag": hdr(12, framing.PING, 0x08, 0, 1),
+            "error and binary": hdr(12, framing.PING, 0x03, 0, 1),
         }
         for name, data in cases.items():
             with self.subTest(name), self.assertRaises(ProtocolError):

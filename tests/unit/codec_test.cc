@@ -8,6 +8,9 @@
 namespace snakepit::internal {
 namespace {
 
+// Byte strings of the frames these tests encode (none: they carry no bytes).
+std::vector<Attachment> none;
+
 std::optional<WorkerMessage> feed_one(WorkerCodec& codec, const std::string& bytes, Status* error = nullptr) {
   codec.feed(bytes.data(), bytes.size());
   auto next = codec.next();
@@ -28,7 +31,7 @@ std::string v0_frame(const Json& json) {
 TEST(NativeCodecTest, EncodesRequestsWithSortedKeys) {
   auto codec = make_codec(Protocol::kNative, 1 << 20);
   std::string out;
-  ASSERT_TRUE(codec->encode_request(out, 5, "echo", Json{{"b", 1}, {"a", "x"}}).ok());
+  ASSERT_TRUE(codec->encode_request(out, none, 5, "echo", Json{{"b", 1}, {"a", "x"}}, {}, false).ok());
   FrameDecoder decoder(1 << 20);
   decoder.append(out.data(), out.size());
   auto frame = decoder.next_view();
@@ -41,7 +44,7 @@ TEST(NativeCodecTest, EncodesRequestsWithSortedKeys) {
 TEST(NativeCodecTest, SessionRequestsCarryTheSession) {
   auto codec = make_codec(Protocol::kNative, 1 << 20);
   std::string out;
-  ASSERT_TRUE(codec->encode_request(out, 9, "get", Json::object(), "user-1").ok());
+  ASSERT_TRUE(codec->encode_request(out, none, 9, "get", Json::object(), "user-1", false).ok());
   FrameDecoder decoder(1 << 20);
   decoder.append(out.data(), out.size());
   auto frame = decoder.next_view();
@@ -58,8 +61,8 @@ TEST(NativeCodecTest, DecodesCallsAndEncodesReplies) {
   EXPECT_EQ(call->body["function"], "session.read");
 
   std::string out;
-  ASSERT_TRUE(codec->encode_reply(out, 4, Json{{"version", 2}}));
-  ASSERT_TRUE(codec->encode_reply(out, 5, not_found("no host function 'x'", Json{{"reason", "unknown_function"}})));
+  ASSERT_TRUE(codec->encode_reply(out, none, 4, Json{{"version", 2}}));
+  ASSERT_TRUE(codec->encode_reply(out, none, 5, not_found("no host function 'x'", Json{{"reason", "unknown_function"}})));
   FrameDecoder decoder(1 << 20);
   decoder.append(out.data(), out.size());
   auto ok = decoder.next_view();
@@ -83,7 +86,7 @@ TEST(NativeCodecTest, DecodesCallsAndEncodesReplies) {
 TEST(NativeCodecTest, RepliesAboveTheFrameLimitBecomeErrors) {
   auto codec = make_codec(Protocol::kNative, 1024);
   std::string out;
-  ASSERT_TRUE(codec->encode_reply(out, 1, Json(std::string(4000, 'x'))));
+  ASSERT_TRUE(codec->encode_reply(out, none, 1, Json(std::string(4000, 'x'))));
   FrameDecoder decoder(1024);
   decoder.append(out.data(), out.size());
   auto frame = decoder.next_view();
@@ -138,11 +141,11 @@ TEST(NativeCodecTest, RefusesRequestsAboveTheFrameLimit) {
   for (Protocol protocol : {Protocol::kNative, Protocol::kSnakepitV0}) {
     auto codec = make_codec(protocol, 1024);
     std::string out;
-    const Status status = codec->encode_request(out, 1, "echo", Json{{"blob", std::string(2000, 'x')}});
+    const Status status = codec->encode_request(out, none, 1, "echo", Json{{"blob", std::string(2000, 'x')}}, {}, false);
     EXPECT_EQ(status.code(), Code::kResourceExhausted);
     EXPECT_EQ(status.details()["reason"], "request_too_large");
     EXPECT_TRUE(out.empty());
-    EXPECT_TRUE(codec->encode_request(out, 2, "echo", Json{{"blob", "small"}}).ok());
+    EXPECT_TRUE(codec->encode_request(out, none, 2, "echo", Json{{"blob", "small"}}, {}, false).ok());
   }
 }
 
@@ -191,6 +194,90 @@ TEST(V0CodecTest, MissingFieldsAreProtocolErrors) {
   auto codec3 = make_codec(Protocol::kSnakepitV0, 1 << 20);
   EXPECT_FALSE(feed_one(*codec3, std::string("\x00\x00\x00\x02[]", 6), &error));
   EXPECT_EQ(error.details()["reason"], "bad_json");
+}
+
+}  // namespace
+}  // namespace snakepit::internal
+
+namespace snakepit::internal {
+namespace {
+
+std::string binary_frame(FrameKind kind, std::uint8_t flags, std::string_view json, std::string_view attachments) {
+  std::string payload(4, '\0');
+  write_be32(payload.data(), static_cast<std::uint32_t>(json.size()));
+  payload += json;
+  payload += attachments;
+  return encode_frame({kind, static_cast<std::uint8_t>(flags | frame_flags::kBinary), 1, payload});
+}
+
+Status decode_error(const std::string& frame) {
+  auto codec = make_codec(Protocol::kNative, 1 << 20);
+  codec->feed(frame.data(), frame.size());
+  auto message = codec->next();
+  return message.ok() ? Status{} : message.status();
+}
+
+TEST(BinaryPayloadTest, ByteStringsAnywhereRoundTripWithoutBase64) {
+  const Json value = {{"a", bytes("")}, {"list", {1, bytes("xy"), {{"deep", bytes(std::string(3, '\0'))}}}}};
+  std::string out;
+  std::vector<Attachment> attachments;
+  append_binary_payload(out, value, attachments);
+  ASSERT_EQ(attachments.size(), 3u);
+  std::string payload = out;
+  for (const auto& a : attachments) payload.append(a.data, a.size);
+  EXPECT_EQ(payload.find("eHk"), std::string::npos) << "no base64";
+  auto back = parse_binary_payload(payload);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, value);
+}
+
+TEST(BinaryPayloadTest, MalformedBinaryFramesAreProtocolErrors) {
+  const char* bad_json[] = {
+      R"({"$bytes":[0,4]})",     // beyond the attachments
+      R"({"$bytes":[5,0]})",     // offset beyond
+      R"({"$bytes":[0]})",       // not [offset, length]
+      R"({"$bytes":[-1,1]})",    // negative
+      R"({"$bytes":"abc"})",
+      R"({"x":{"$bytes":[2,2]}})",
+  };
+  for (const char* json : bad_json) {
+    const Status error = decode_error(binary_frame(FrameKind::kResponse, 0, json, "abc"));
+    EXPECT_EQ(error.code(), Code::kInvalidArgument) << json;
+    EXPECT_EQ(error.details()["reason"], "bad_binary") << json;
+  }
+  // json_length beyond the payload.
+  std::string payload(4, '\0');
+  write_be32(payload.data(), 100);
+  payload += "{}";
+  EXPECT_EQ(decode_error(encode_frame({FrameKind::kResponse, frame_flags::kBinary, 1, payload})).details()["reason"],
+            "bad_binary");
+  // ERROR and BINARY together.
+  EXPECT_EQ(decode_error(binary_frame(FrameKind::kResponse, frame_flags::kError, "{}", "")).details()["reason"],
+            "bad_flags");
+  // A $bytes object next to other keys is ordinary JSON, and so is one without BINARY.
+  EXPECT_TRUE(decode_error(binary_frame(FrameKind::kResponse, 0, R"({"$bytes":[9,9],"k":1})", "")).ok());
+  EXPECT_TRUE(decode_error(encode_frame({FrameKind::kResponse, 0, 1, R"({"$bytes":[9,9]})"})).ok());
+}
+
+TEST(BinaryPayloadTest, ABinaryRequestCountsItsAttachmentsAgainstTheFrameLimit) {
+  auto codec = make_codec(Protocol::kNative, 1024);
+  std::string out;
+  std::vector<Attachment> attachments;
+  const Status status = codec->encode_request(out, attachments, 1, "echo", Json{{"b", bytes(std::string(2000, 'x'))}},
+                                              {}, false);
+  EXPECT_EQ(status.code(), Code::kResourceExhausted);
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(attachments.empty());
+}
+
+TEST(BinaryPayloadTest, V0RefusesStreamsAndBytes) {
+  auto codec = make_codec(Protocol::kSnakepitV0, 1 << 20);
+  std::string out;
+  std::vector<Attachment> attachments;
+  EXPECT_EQ(codec->encode_request(out, attachments, 1, "c", Json::object(), {}, true).code(), Code::kInvalidArgument);
+  EXPECT_EQ(codec->encode_request(out, attachments, 1, "c", Json{{"b", bytes("x")}}, {}, false).code(),
+            Code::kInvalidArgument);
+  EXPECT_TRUE(out.empty());
 }
 
 }  // namespace

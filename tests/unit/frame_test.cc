@@ -1,5 +1,8 @@
 #include "protocol/frame.h"
 
+#include "protocol/codec.h"
+#include "protocol/length_prefixed.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -30,6 +33,11 @@ TEST(FrameTest, GoldenFramesEncodeAndDecode) {
     frame.flags = g["flags"].get<std::uint8_t>();
     frame.id = g["id"].get<std::uint64_t>();
     frame.payload = g["payload"].is_null() ? "" : g["payload"].dump();
+    if (g.contains("attachments_hex")) {  // BINARY: json_length, JSON, attachments
+      char length[4];
+      write_be32(length, static_cast<std::uint32_t>(frame.payload.size()));
+      frame.payload = std::string(length, 4) + frame.payload + from_hex(g["attachments_hex"]);
+    }
     EXPECT_EQ(encode_frame(frame), bytes);
 
     FrameDecoder decoder(1 << 20);
@@ -42,6 +50,73 @@ TEST(FrameTest, GoldenFramesEncodeAndDecode) {
     EXPECT_EQ((*decoded)->id, frame.id);
     EXPECT_EQ((*decoded)->payload, frame.payload);
   }
+}
+
+Json golden(const std::string& name) {
+  for (const auto& g : golden_frames()) {
+    if (g["name"] == name) return g;
+  }
+  ADD_FAILURE() << "no golden frame " << name;
+  return Json::object();
+}
+
+std::string with_attachments(const std::string& out, const std::vector<Attachment>& attachments) {
+  std::string all = out;
+  for (const auto& a : attachments) all.append(a.data, a.size);
+  return all;
+}
+
+// The codec (not just the framing) reproduces the golden stream and binary frames.
+TEST(FrameTest, CodecWritesGoldenStreamAndBinaryFrames) {
+  auto codec = make_codec(Protocol::kNative, 1 << 20);
+  std::string out;
+  std::vector<Attachment> attachments;
+  ASSERT_TRUE(codec->encode_request(out, attachments, 9, "count", Json{{"n", 2}}, {}, /*stream=*/true).ok());
+  EXPECT_EQ(out, from_hex(golden("request_stream")["hex"]));
+  EXPECT_TRUE(attachments.empty());
+
+  out.clear();
+  const Json args = {{"data", bytes("abc")}};
+  ASSERT_TRUE(codec->encode_request(out, attachments, 6, "checksum", args, {}, false).ok());
+  EXPECT_EQ(with_attachments(out, attachments), from_hex(golden("request_binary")["hex"]));
+  ASSERT_EQ(attachments.size(), 1u);
+  EXPECT_EQ(attachments[0].data, bytes_view(args["data"]).data()) << "the bytes are referenced, not copied";
+
+  out.clear();
+  attachments.clear();
+  const Result<Json> reply(bytes("z"));  // the attachments point into it
+  ASSERT_TRUE(codec->encode_reply(out, attachments, 3, reply));
+  EXPECT_EQ(with_attachments(out, attachments), from_hex(golden("reply_binary")["hex"]));
+}
+
+TEST(FrameTest, CodecReadsGoldenChunkEndAndBinaryResponse) {
+  auto codec = make_codec(Protocol::kNative, 1 << 20);
+  for (const char* name : {"chunk", "end", "end_error", "response_binary"}) {
+    const std::string frame = from_hex(golden(name)["hex"]);
+    codec->feed(frame.data(), frame.size());
+  }
+  auto next = [&] {
+    auto message = codec->next();
+    EXPECT_TRUE(message.ok()) << message.status();
+    EXPECT_TRUE(message.ok() && message->has_value());
+    return message.ok() && message->has_value() ? std::move(**message) : WorkerMessage{};
+  };
+  WorkerMessage chunk = next();
+  EXPECT_EQ(chunk.type, WorkerMessage::Type::kChunk);
+  EXPECT_EQ(chunk.body, (Json{{"i", 0}}));
+  WorkerMessage end = next();
+  EXPECT_EQ(end.type, WorkerMessage::Type::kEnd);
+  EXPECT_FALSE(end.is_error);
+  EXPECT_EQ(end.body, (Json{{"count", 2}}));
+  WorkerMessage failed = next();
+  EXPECT_EQ(failed.type, WorkerMessage::Type::kEnd);
+  EXPECT_TRUE(failed.is_error);
+  EXPECT_EQ(failed.body["code"], "Cancelled");
+  WorkerMessage binary = next();
+  EXPECT_EQ(binary.type, WorkerMessage::Type::kResponse);
+  ASSERT_TRUE(binary.body["data"].is_binary());
+  EXPECT_EQ(bytes_view(binary.body["data"]), std::string("\x00\xff", 2));
+  EXPECT_EQ(binary.body["size"], 2);
 }
 
 TEST(FrameTest, DecodesByteByByteAndBackToBack) {

@@ -16,9 +16,16 @@ class HostCallsTest : public ::testing::Test {
     ASSERT_TRUE(store_->create("s").ok());
   }
 
-  Result<Json> call(std::string_view session, const Json& payload) { return HostCalls(store_).handle(session, payload); }
+  Result<Json> call(std::string_view session, const Json& payload) {
+    return HostCalls(store_, functions_).handle(session, payload);
+  }
+
+  static HostFunction function(std::string name, std::string result) {
+    return {std::move(name), "test function", [result](Json, const CallContext&) -> Result<Json> { return Json(result); }};
+  }
 
   std::shared_ptr<SessionStore> store_;
+  std::shared_ptr<FunctionRegistry> functions_ = std::make_shared<FunctionRegistry>();
 };
 
 TEST_F(HostCallsTest, UpdateThenReadSomeOrAllKeys) {
@@ -79,6 +86,61 @@ TEST_F(HostCallsTest, ErrorsSayWhy) {
   auto full = call("s", {{"function", "session.update"}, {"args", {{"set", {{"a", 1}, {"b", 2}, {"c", 3}}}}}});
   EXPECT_EQ(full.status().code(), Code::kResourceExhausted);
   EXPECT_EQ(full.status().details()["reason"], "session_full");
+}
+
+}  // namespace
+}  // namespace snakepit::internal
+
+namespace snakepit::internal {
+namespace {
+
+TEST_F(HostCallsTest, RegisteredFunctionsAreHandedBackToRunWithTheirArgs) {
+  ASSERT_TRUE(functions_->add(function("add", "global")).ok());
+  ASSERT_TRUE(functions_->add(function("add", "for s"), "s").ok());
+  const HostCalls calls(store_, functions_);
+
+  auto plain = calls.plan("", {{"function", "add"}, {"args", {{"x", 1}}}});
+  ASSERT_NE(plain.function, nullptr);
+  EXPECT_EQ(*plain.function->body({}, {}), "global");
+  EXPECT_EQ(plain.args, (Json{{"x", 1}}));
+
+  auto in_session = calls.plan("s", {{"function", "add"}});
+  ASSERT_NE(in_session.function, nullptr);
+  EXPECT_EQ(*in_session.function->body({}, {}), "for s");
+  EXPECT_EQ(in_session.args, Json::object());
+
+  auto unknown = calls.plan("s", {{"function", "sub"}});
+  EXPECT_EQ(unknown.function, nullptr);
+  EXPECT_EQ(unknown.answer.status().code(), Code::kNotFound);
+  EXPECT_EQ(unknown.answer.status().details()["reason"], "unknown_function");
+}
+
+TEST_F(HostCallsTest, HostFunctionsListsWhatTheRequestMayCall) {
+  ASSERT_TRUE(functions_->add(function("g", "")).ok());
+  ASSERT_TRUE(functions_->add(function("mine", ""), "s").ok());
+  ASSERT_TRUE(functions_->add(function("theirs", ""), "t").ok());
+  auto listed = call("s", {{"function", "host.functions"}});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  std::vector<std::string> names;
+  for (const auto& f : (*listed)["functions"]) names.push_back(f["name"].get<std::string>() + "/" + f["scope"].get<std::string>());
+  EXPECT_EQ(names, (std::vector<std::string>{"mine/session", "g/global"}));
+}
+
+TEST_F(HostCallsTest, RegistryRefusesBadNamesDuplicatesAndUnknownRemovals) {
+  EXPECT_EQ(functions_->add(function("", "")).code(), Code::kInvalidArgument);
+  EXPECT_EQ(functions_->add(function("session.read", "")).code(), Code::kInvalidArgument);
+  EXPECT_EQ(functions_->add(function("host.x", "")).code(), Code::kInvalidArgument);
+  EXPECT_EQ(functions_->add(function("a b", "")).code(), Code::kInvalidArgument);
+  EXPECT_EQ(functions_->add(function(std::string(129, 'a'), "")).code(), Code::kInvalidArgument);
+  EXPECT_EQ(functions_->add(HostFunction{"nobody", "", nullptr}).code(), Code::kInvalidArgument);
+  ASSERT_TRUE(functions_->add(function("f", "")).ok());
+  const Status again = functions_->add(function("f", ""));
+  EXPECT_EQ(again.code(), Code::kFailedPrecondition);
+  EXPECT_EQ(again.details()["reason"], "already_registered");
+  EXPECT_EQ(functions_->remove("f", "s").code(), Code::kNotFound);
+  EXPECT_TRUE(functions_->remove("f").ok());
+  EXPECT_EQ(functions_->find("f", ""), nullptr);
+  EXPECT_EQ(functions_->remove("f").code(), Code::kNotFound);
 }
 
 }  // namespace

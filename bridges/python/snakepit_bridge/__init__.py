@@ -46,6 +46,32 @@ lets it escape fails with that code, e.g. ``ResourceExhausted`` with reason
 ``session_full``. ``ctx.call(function, **args)`` is the underlying call.
 The generic adapter's session_* commands and local_counter (generic.py)
 are small working examples.
+
+The exception ``ctx.call`` raises for an error reply is a HostCallError and
+also an instance of the class of its code, so ``except NotFound`` works as
+well as checking ``exc.code``. ``ctx.functions()`` lists the host functions
+the request may call (``host.functions``).
+
+Streaming and byte strings
+--------------------------
+A streaming command yields its result piece by piece; each value is sent as
+a ``chunk`` when the host asked for a stream, the generator's return value
+ends it (docs/protocol.md, "Streaming"):
+
+    @command(streaming=True)
+    def lines(ctx, path: str):
+        n = 0
+        with open(path, "rb") as f:
+            for line in f:
+                yield line            # bytes travel as bytes
+                n += 1
+        return {"lines": n}
+
+Asked without streaming, it answers with the list of its chunks. A
+``cancel`` closes the generator at its next ``yield``. ``bytes`` (and
+``bytearray``, ``memoryview``) anywhere in results, chunks and call
+arguments are sent as raw bytes next to the JSON, and arrive in commands'
+arguments and call results as ``bytes`` ("Binary payloads").
 """
 
 __version__ = "0.1.0"

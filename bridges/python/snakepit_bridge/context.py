@@ -51,7 +51,8 @@ class Context:
     (time.monotonic() when the request started), ``cancelled`` (True once the
     host sent ``cancel`` for this request), ``bridge`` (BridgeState),
     ``session_id`` (the request's session, None without one), ``session``
-    (its data, see session.py) and ``call()`` (ask the host for something).
+    (its data, see session.py), ``call()`` (ask the host for something) and
+    ``functions()`` (what the host offers to call).
 
     A Context is not thread-safe: use ``cancelled``, ``session`` and
     ``call`` from the command's thread, while the command runs.
@@ -94,13 +95,23 @@ class Context:
         keys=["k"])``). While it waits, a ``cancel`` for this request sets
         ``cancelled`` and a ``ping`` is answered.
 
+        Arguments and results may hold byte strings (``bytes``; also
+        ``bytearray`` and ``memoryview`` in ``args``): they travel as bytes
+        (docs/protocol.md, "Binary payloads") and come back as ``bytes``.
+        Works from a streaming command's generator too, between yields.
+
         Raises HostCallError when the host replies with an error (its
-        ``code``, ``details`` and message: NotFound/``unknown_function``,
-        FailedPrecondition/``no_session`` or ``version_mismatch``,
-        ResourceExhausted/``session_full``, InvalidArgument); InvalidArgument
-        when ``args`` are not JSON; ResourceExhausted when the call would
-        exceed the maximum frame; FailedPrecondition with reason
-        ``no_calls`` where the protocol has no calls (snakepit-v0).
+        ``code``, ``details``, ``reason``, message and ``function``:
+        NotFound/``unknown_function``, FailedPrecondition/``no_session`` or
+        ``version_mismatch``, ResourceExhausted/``session_full`` or
+        ``too_many_calls``, InvalidArgument, or whatever a registered
+        function returned). The exception is also an instance of the
+        class of its code, so ``except NotFound`` catches a NotFound reply
+        as well as ``except HostCallError`` does (Internal has no class of
+        its own: a plain HostCallError). InvalidArgument when ``args`` are
+        not JSON; ResourceExhausted when the call would exceed the maximum
+        frame; FailedPrecondition with reason ``no_calls`` where the
+        protocol has no calls (snakepit-v0).
         """
         call_host = self.bridge.call_host
         if call_host is None:
@@ -108,6 +119,21 @@ class Context:
                 "this worker cannot call the host (protocol %s)" % self.bridge.protocol,
                 details={"reason": "no_calls"})
         return call_host(self, function, args)
+
+    def functions(self):
+        """The host functions this request may call: a list of
+        ``{"name", "description", "scope"}`` (``scope``: "global" or
+        "session"), from the built-in ``host.functions``. Raises like
+        call()."""
+        result = self.call("host.functions")
+        functions = result.get("functions") if type(result) is dict else None
+        if type(functions) is not list:
+            from .errors import SnakepitError
+            text = repr(result)
+            raise SnakepitError("malformed reply from the host to host.functions: %s"
+                                % (text if len(text) <= 200 else text[:200] + "..."),
+                                details={"reason": "bad_reply"})
+        return functions
 
     @property
     def cancelled(self):

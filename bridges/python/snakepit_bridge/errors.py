@@ -8,7 +8,10 @@ only when the exception carries some.
 
 ``HostCallError`` is raised by ``ctx.call`` (and so by ``ctx.session``) when
 the host answers a call with an error; a command that lets it escape fails
-with the host's code and details.
+with the host's code and details. The exception raised is also an instance
+of the class of its code (``host_call_error_class``): a NotFound reply
+raises an exception that is both a HostCallError and a NotFound, so either
+``except HostCallError`` or ``except NotFound`` catches it.
 """
 
 from .codec import dumps
@@ -97,6 +100,39 @@ class HostCallError(SnakepitError):
                  function=None):
         super().__init__(message, code=code, type=type, details=details)
         self.function = function
+
+
+# code -> the class of that code (Internal has none: plain HostCallError).
+CODE_CLASSES = {cls.code: cls for cls in (
+    InvalidArgument, NotFound, FailedPrecondition, Unavailable,
+    ResourceExhausted, Cancelled, DeadlineExceeded)}
+
+
+def _host_call_error_classes():
+    classes = {}
+    for code, base in CODE_CLASSES.items():
+        # __name__ stays "HostCallError": it is the error object's ``type``
+        # when the command lets the exception escape; __qualname__ shows the
+        # code in tracebacks (snakepit_bridge.errors.HostCallError[NotFound]).
+        cls = type("HostCallError", (HostCallError, base), {
+            "__doc__": "A HostCallError with code %s (also a %s)." % (code, base.__name__),
+            "__qualname__": "HostCallError[%s]" % code,
+            "__module__": __name__,
+            "code": code,
+        })
+        classes[code] = cls
+    return classes
+
+
+_HOST_CALL_ERRORS = _host_call_error_classes()
+
+
+def host_call_error_class(code):
+    """The exception class ``ctx.call`` raises for an error reply with
+    ``code``: a subclass of both HostCallError and the code's class
+    (InvalidArgument, NotFound, ...); HostCallError itself for Internal or
+    an unknown code."""
+    return _HOST_CALL_ERRORS.get(code, HostCallError)
 
 
 def _clip(text, limit):

@@ -2,6 +2,11 @@
 
 frame = length:u32be  kind:u8  flags:u8  reserved:u16  id:u64be  payload
 ``length`` counts header + payload (>= 12).
+
+Flags: ERROR, BINARY (payload = json_length:u32be, JSON, attachments; see
+codec.loads_binary) and STREAM. A frame with both ERROR and BINARY, or with
+an unknown flag bit, is a protocol error (VALID_FLAGS lists the accepted
+flag bytes).
 """
 
 import io
@@ -33,7 +38,13 @@ HOST_TO_WORKER = frozenset((REQUEST, REPLY, CANCEL, PING, SHUTDOWN))
 
 # Flags.
 FLAG_ERROR = 0x01
-KNOWN_FLAGS = FLAG_ERROR
+FLAG_BINARY = 0x02
+FLAG_STREAM = 0x04
+KNOWN_FLAGS = FLAG_ERROR | FLAG_BINARY | FLAG_STREAM
+# The flag bytes a frame may carry: known bits, not ERROR and BINARY at once.
+VALID_FLAGS = frozenset(f for f in range(256)
+                        if not f & ~KNOWN_FLAGS
+                        and f & (FLAG_ERROR | FLAG_BINARY) != FLAG_ERROR | FLAG_BINARY)
 
 HEADER = struct.Struct(">IBBHQ")  # length, kind, flags, reserved, id
 HEADER_SIZE = 12                 # counted in length: kind..id
@@ -82,6 +93,8 @@ def _check_kind_flags(kind, flags, kinds):
     if flags & ~KNOWN_FLAGS:
         raise ProtocolError("unknown flag bits 0x%02x on %s frame"
                             % (flags & ~KNOWN_FLAGS, KIND_NAMES[kind]))
+    if flags not in VALID_FLAGS:
+        raise ProtocolError("%s frame with both ERROR and BINARY" % KIND_NAMES[kind])
 
 
 def write_all(fd, data, _write=os.write):
@@ -92,6 +105,37 @@ def write_all(fd, data, _write=os.write):
         view = memoryview(data)
         while n < size:
             n += _write(fd, view[n:])
+
+
+def _iov_max():
+    try:
+        value = os.sysconf("SC_IOV_MAX")
+    except (AttributeError, OSError, ValueError):
+        value = -1
+    return value if value > 0 else 16
+
+
+_IOV_MAX = _iov_max()
+
+
+def writev_all(fd, buffers, _writev=os.writev):
+    """Write all of ``buffers`` (bytes-like objects, in order) to ``fd`` with
+    os.writev, as few calls as possible, resuming after partial writes."""
+    buffers = list(buffers)
+    i = 0
+    count = len(buffers)
+    while i < count:
+        batch = buffers[i:i + _IOV_MAX]
+        n = _writev(fd, batch)
+        for buf in batch:
+            size = len(buf)  # (memoryviews are cast to bytes: len = nbytes)
+            if n >= size:
+                n -= size
+                i += 1
+                continue
+            # Partially written: what is left of this buffer comes next.
+            buffers[i] = memoryview(buf)[n:]
+            break
 
 
 class FrameReader:
@@ -128,7 +172,7 @@ class FrameReader:
             if size >= PREFIX_SIZE:
                 length, kind, flags, _, frame_id = _unpack(data)
                 if (length + 4 == size and length <= self.max_frame
-                        and kind in self.kinds and not flags & ~KNOWN_FLAGS):
+                        and kind in self.kinds and flags in VALID_FLAGS):
                     return kind, flags, frame_id, data[PREFIX_SIZE:]
             elif not size:
                 self.eof = True
@@ -141,7 +185,7 @@ class FrameReader:
                 length, kind, flags, _, frame_id = _unpack(buf, pos)
                 if length < HEADER_SIZE or length > self.max_frame:
                     _check_length(length, self.max_frame)
-                if kind not in self.kinds or flags & ~KNOWN_FLAGS:
+                if kind not in self.kinds or flags not in VALID_FLAGS:
                     _check_kind_flags(kind, flags, self.kinds)
                 end = pos + 4 + length
                 if end <= len(buf):
@@ -212,7 +256,7 @@ class FrameReader:
         while len(buf) - pos >= PREFIX_SIZE:
             length, kind, flags, _, frame_id = HEADER.unpack_from(buf, pos)
             if (length < HEADER_SIZE or length > self.max_frame
-                    or kind not in self.kinds or flags & ~KNOWN_FLAGS):
+                    or kind not in self.kinds or flags not in VALID_FLAGS):
                 break  # read_frame will report it
             end = pos + 4 + length
             if end > len(buf):

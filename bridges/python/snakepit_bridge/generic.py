@@ -3,6 +3,10 @@ compute, info, sleep, crash; and, for sessions (data kept by the host, see
 docs/protocol.md, "Calls to the host"): session_put, session_get,
 session_append, session_sum, session_info, local_counter.
 
+Streams (docs/protocol.md, "Streaming"): count, stream_bytes, stream_calls.
+Byte strings ("Binary payloads"): checksum, transform, stream_bytes. Calls to
+the host's functions: call_host, stream_calls.
+
 Without a session (``execute`` instead of ``execute_in_session``) the
 session_* commands fail with FailedPrecondition (reason ``no_session``).
 local_counter counts in this worker process's memory instead: it shows
@@ -17,6 +21,10 @@ import time
 from . import __version__
 from .errors import Cancelled, HostCallError, InvalidArgument, Unavailable
 from .registry import command, commands_of_module
+
+# Bounds on the streaming and binary commands' arguments.
+MAX_COUNT = 10_000_000
+MAX_BYTES = 64 * 1024 * 1024
 
 _OPERATIONS = {
     "add": lambda a, b: a + b,
@@ -232,6 +240,134 @@ def local_counter(ctx):
     return {"count": count, "pid": _pid, "session_id": session_id}
 
 
+def _check_count(name, value, limit=MAX_COUNT):
+    if not _is_int(value) or not 0 <= value <= limit:
+        raise InvalidArgument("%s must be an integer in 0..%d, not %r" % (name, limit, value),
+                              type="TypeError" if not _is_int(value) else "ValueError")
+
+
+@command(streaming=True)
+def count(ctx, n: int, delay_ms=0, crash_after=None):
+    """Stream ``{"i": i}`` for i in 0..n-1, sleeping ``delay_ms`` before
+    each; returns ``{"count": n}``. ``crash_after``: exit the process (code
+    1) when about to produce chunk ``crash_after``."""
+    _check_count("n", n)
+    if not _is_number(delay_ms) or not 0 <= delay_ms <= 3_600_000:
+        raise InvalidArgument("delay_ms must be a number in 0..3600000, not %r" % (delay_ms,))
+    if crash_after is not None and (not _is_int(crash_after) or crash_after < 0):
+        raise InvalidArgument("crash_after must be a non-negative integer or null, not %r"
+                              % (crash_after,))
+    return _count(n, delay_ms / 1000.0, crash_after)
+
+
+def _count(n, delay_s, crash_after):
+    # A generator of its own, so that count() checks its arguments when
+    # called (an error before any chunk), not at the first next().
+    sleep = time.sleep
+    for i in range(n):
+        if i == crash_after:
+            _exit_now(1)
+        if delay_s > 0:
+            sleep(delay_s)
+        yield {"i": i}
+    return {"count": n}
+
+
+@command(streaming=True)
+def stream_bytes(ctx, n: int, size: int):
+    """Stream ``n`` byte strings of ``size`` bytes, the i-th filled with
+    byte i % 256; returns ``{"chunks": n, "bytes": n * size}``."""
+    _check_count("n", n)
+    _check_count("size", size, MAX_BYTES)
+    return _stream_bytes(n, size)
+
+
+def _stream_bytes(n, size):
+    for i in range(n):
+        yield bytes([i % 256]) * size
+    return {"chunks": n, "bytes": n * size}
+
+
+def _check_bytes(name, value):
+    if not isinstance(value, bytes):
+        raise InvalidArgument("%s must be bytes (a byte string), not %s"
+                              % (name, _json_name(value)), type="TypeError")
+
+
+@command
+def checksum(ctx, data):
+    """``{"size", "sha256"}`` of the byte string ``data``."""
+    _check_bytes("data", data)
+    import hashlib
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+# transform(op="invert"): byte -> byte ^ 0xff.
+_INVERT = bytes(255 - i for i in range(256))
+_TRANSFORMS = {
+    "reverse": lambda data: data[::-1],
+    "invert": lambda data: data.translate(_INVERT),
+    "identity": lambda data: data,
+}
+
+
+@command
+def transform(ctx, data, op="reverse"):
+    """``{"data", "size", "sha256"}`` of ``data`` (bytes) transformed by
+    ``op``: reverse, invert (each byte XOR 0xff) or identity."""
+    _check_bytes("data", data)
+    fn = _TRANSFORMS.get(op) if isinstance(op, str) else None
+    if fn is None:
+        raise InvalidArgument("unknown op %r; valid ops: %s" % (op, ", ".join(_TRANSFORMS)))
+    result = fn(data)
+    import hashlib
+    return {"data": result, "size": len(result), "sha256": hashlib.sha256(result).hexdigest()}
+
+
+def _check_function(function):
+    if not isinstance(function, str) or not function:
+        raise InvalidArgument("function must be a non-empty string, not %r" % (function,),
+                              type="TypeError")
+
+
+@command
+def call_host(ctx, function: str, args=None):
+    """``{"result": ...}`` of calling the host function ``function`` with
+    ``args`` (an object; null: {}). The host's error, if any, becomes this
+    command's error (its code and details)."""
+    _check_function(function)
+    if args is None:
+        args = {}
+    elif not isinstance(args, dict):
+        raise InvalidArgument("args must be an object or null, not %s" % _json_name(args),
+                              type="TypeError")
+    return {"result": ctx.call(function, **args)}
+
+
+@command(streaming=True)
+def stream_calls(ctx, n: int, function: str):
+    """Stream ``{"i": i, "result": <host function(i=i)>}`` for i in 0..n-1:
+    a call to the host between chunks."""
+    _check_count("n", n)
+    _check_function(function)
+    return _stream_calls(ctx, n, function)
+
+
+def _stream_calls(ctx, n, function):
+    call = ctx.call
+    for i in range(n):
+        yield {"i": i, "result": call(function, i=i)}
+
+
+def _exit_now(code):
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
+
+
 def _json_name(value):
     if value is None:
         return "null"
@@ -243,4 +379,6 @@ def _json_name(value):
         return "a string"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "bytes"
     return "an object"

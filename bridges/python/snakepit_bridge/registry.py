@@ -28,8 +28,17 @@ def command(fn=None, *, name=None, streaming=False):
     """Mark a function as a bridge command.
 
     Usable bare (``@command``) or with options (``@command(name="x")``,
-    ``@command(streaming=True)``; streaming is recorded, not yet used).
-    The command is called as ``fn(ctx, **args)``.
+    ``@command(streaming=True)``). The command is called as
+    ``fn(ctx, **args)``.
+
+    A streaming command returns an iterator, usually by being a generator
+    function: each value it yields is one ``chunk`` of the result and a
+    generator's ``return`` value becomes the final value of the stream
+    (docs/protocol.md, "Streaming"). Asked without ``STREAM``, it answers
+    with the list of its chunks. Between chunks the bridge checks for a
+    ``cancel``, and closes the generator (``GeneratorExit`` at its
+    ``yield``) when one came; ``ctx.cancelled`` and ``ctx.call`` work inside
+    the generator.
     """
     if name is not None and (not isinstance(name, str) or not name):
         raise ValueError("command name must be a non-empty string")

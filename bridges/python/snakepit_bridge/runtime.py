@@ -9,6 +9,19 @@ A command may call the host (``ctx.call``, ``ctx.session``): the bridge
 writes a ``call`` frame and reads frames until the matching ``reply``,
 handling ``cancel``, ``ping`` and ``shutdown`` meanwhile (NativeBridge.call).
 Nothing of that runs for requests that make no calls.
+
+Requests with flags take a separate path (NativeBridge._handle_flagged), so
+the flags cost plain requests nothing. ``BINARY``: the payload is decoded by
+codec.loads_binary (byte strings become ``bytes``). ``STREAM``: the reply is
+``chunk`` frames then one ``end`` (NativeBridge._handle_stream); between
+chunks the bridge peeks for a ``cancel`` at most every _CANCEL_POLL_S.
+A streaming command (``@command(streaming=True)``) asked without ``STREAM``
+answers with the list of its chunks (run_command, collect_stream).
+
+Results, chunks and call arguments holding byte strings are found by the
+JSON encoder's ``default`` hook (codec.dumps_result), which costs nothing
+for values without any; such frames get ``BINARY`` and are written with one
+``os.writev`` of header + JSON and the byte strings themselves (write_parts).
 """
 
 import os
@@ -16,14 +29,20 @@ import sys
 import time
 
 from . import __version__
-from .codec import dumps, loads
+from .codec import (JSON_LENGTH, BinaryPayloadError, HasBytes, dumps,
+                    dumps_result, dumps_with_bytes, loads, loads_binary)
 from .context import Context
-from .errors import (CODES, HostCallError, InvalidArgument, ResourceExhausted,
-                     error_from_exception, make_error)
-from .framing import (CALL, CANCEL, FLAG_ERROR, HEADER, HEADER_SIZE, HELLO,
-                      PING, PONG, REPLY, REQUEST, RESPONSE, SHUTDOWN,
-                      FrameReader, ProtocolError, write_all)
+from .errors import (CODES, InvalidArgument, ResourceExhausted,
+                     error_from_exception, host_call_error_class, make_error)
+from .framing import (CALL, CANCEL, CHUNK, END, FLAG_BINARY, FLAG_ERROR,
+                      FLAG_STREAM, HEADER, HEADER_SIZE, HELLO, PING, PONG,
+                      REPLY, REQUEST, RESPONSE, SHUTDOWN, FrameReader,
+                      ProtocolError, write_all, writev_all)
 from .registry import unknown_command_error
+
+# While a stream runs: the longest time between two peeks for a ``cancel``
+# (each is a select() on the input pipe), when chunks come faster than that.
+_CANCEL_POLL_S = 0.001
 
 
 def _format_traceback(exc):
@@ -36,8 +55,12 @@ def _format_traceback(exc):
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
-def run_command(commands, ctx, name, args):
-    """Run one command: (True, result) or (False, error object)."""
+def run_command(commands, ctx, name, args, collect=True):
+    """Run one command: (True, result) or (False, error object).
+
+    A streaming command's result is the list of its chunks (collect_stream);
+    with ``collect`` False, what its function returned (an iterator).
+    """
     if type(name) is not str:
         return False, make_error("InvalidArgument", "TypeError",
                                  'the request\'s "command" must be a string')
@@ -55,9 +78,59 @@ def run_command(commands, ctx, name, args):
     except TypeError as exc:
         return False, make_error("InvalidArgument", "TypeError", "%s(): %s" % (name, exc))
     try:
-        return True, cmd.fn(ctx, **args)
+        result = cmd.fn(ctx, **args)
     except Exception as exc:
         return False, error_from_exception(exc, _format_traceback(exc))
+    if cmd.streaming and collect:
+        return collect_stream(ctx, name, result)
+    return True, result
+
+
+def _not_iterable(name, result):
+    return make_error("Internal", "TypeError",
+                      "streaming command '%s' returned %s, which is not iterable"
+                      % (name, type(result).__name__))
+
+
+def stream_cancelled_error():
+    return make_error("Cancelled", "Cancelled", "stream cancelled by the host")
+
+
+def close_iterator(it):
+    """Stop a stream's iterator early (gen.close()); errors are dropped."""
+    close = getattr(it, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:
+            pass
+
+
+def collect_stream(ctx, name, result, _monotonic=time.monotonic):
+    """A streaming command asked without STREAM: (True, list of its chunks),
+    or (False, error object) if it raised or was cancelled (checked at most
+    every _CANCEL_POLL_S between chunks)."""
+    try:
+        it = iter(result)
+    except TypeError:
+        return False, _not_iterable(name, result)
+    chunks = []
+    append = chunks.append
+    next_chunk = it.__next__
+    poll_at = _monotonic() + _CANCEL_POLL_S
+    while True:
+        try:
+            append(next_chunk())
+        except StopIteration:
+            return True, chunks
+        except Exception as exc:
+            return False, error_from_exception(exc, _format_traceback(exc))
+        now = _monotonic()
+        if now >= poll_at:
+            poll_at = now + _CANCEL_POLL_S
+            if ctx.cancelled:
+                close_iterator(it)
+                return False, stream_cancelled_error()
 
 
 def _json_type(value):
@@ -72,23 +145,64 @@ def _json_type(value):
     return type(value).__name__
 
 
-def encode_result(name, value, max_payload):
-    """(ok, payload bytes): the JSON of ``value``, or of an error object if it
-    cannot be encoded or is too large."""
+def encode_result(name, value, max_payload, what="result"):
+    """(ok, payload): the JSON of ``value`` as bytes, or of an error object
+    if it cannot be encoded or is too large (``what``: "result", "chunk", ...
+    for the message).
+
+    When ``value`` holds byte strings the payload is instead a tuple
+    (json_length + JSON bytes, attachments, payload size) for write_parts.
+    """
     try:
-        data = dumps(value).encode("utf-8")
+        data = dumps_result(value).encode("utf-8")
+    except HasBytes:
+        return _encode_with_bytes(name, value, max_payload, what)
     except Exception as exc:
-        import traceback
-        err = error_from_exception(
-            exc, traceback.format_exc(),
-            "result of '%s' is not JSON-serializable: " % name)
-        return False, encode_error(err)
+        return False, _not_serializable(name, exc, what)
     if len(data) > max_payload:
         return False, encode_error(make_error(
             "ResourceExhausted", "FrameTooLarge",
-            "result of '%s' is %d bytes of JSON, above the maximum payload of %d bytes"
-            % (name, len(data), max_payload)))
+            "%s of '%s' is %d bytes of JSON, above the maximum payload of %d bytes"
+            % (what, name, len(data), max_payload)))
     return True, data
+
+
+def _not_serializable(name, exc, what):
+    import traceback
+    err = error_from_exception(
+        exc, traceback.format_exc(),
+        "%s of '%s' is not JSON-serializable: " % (what, name))
+    return encode_error(err)
+
+
+def _encode_with_bytes(name, value, max_payload, what):
+    try:
+        text, attachments, attached = dumps_with_bytes(value)
+        data = text.encode("utf-8")
+    except Exception as exc:
+        return False, _not_serializable(name, exc, what)
+    size = 4 + len(data) + attached
+    if size > max_payload:
+        return False, encode_error(make_error(
+            "ResourceExhausted", "FrameTooLarge",
+            "%s of '%s' is %d bytes (%d of JSON, %d in byte strings), above the "
+            "maximum payload of %d bytes"
+            % (what, name, size, len(data), attached, max_payload)))
+    return True, (JSON_LENGTH.pack(len(data)) + data, attachments, size)
+
+
+def write_parts(fd, kind, flags, frame_id, parts):
+    """Write a BINARY frame from encode_result's tuple with one writev (the
+    byte strings are not copied)."""
+    head, attachments, size = parts
+    writev_all(fd, [HEADER.pack(HEADER_SIZE + size, kind, flags | FLAG_BINARY, 0, frame_id)
+                    + head] + attachments)
+
+
+def _bad_payload(what, frame_id, exc):
+    if isinstance(exc, BinaryPayloadError):
+        return ProtocolError("%s %d: bad binary payload: %s" % (what, frame_id, exc))
+    return ProtocolError("%s %d: payload is not valid JSON: %s" % (what, frame_id, exc))
 
 
 def encode_error(err):
@@ -124,14 +238,15 @@ _SHUTDOWN = "shutdown"
 
 def host_call_error(function, err):
     """The HostCallError for the error object ``err`` of a reply to a call
-    of ``function`` (a missing or unknown code means Internal)."""
+    of ``function`` (a missing or unknown code means Internal); an instance
+    of errors.host_call_error_class(code) too (e.g. also a NotFound)."""
     if type(err) is not dict:
         err = {"message": err} if type(err) is str else {}
     code = err.get("code")
     message = err.get("message")
     details = err.get("details")
     type_name = err.get("type")
-    return HostCallError(
+    return host_call_error_class(code)(
         message if type(message) is str else "call to %s failed" % function,
         code=code if code in CODES else "Internal",
         type=type_name if type(type_name) is str and type_name else None,
@@ -174,6 +289,7 @@ class NativeBridge:
         """
         read_frame = self.reader.read_frame
         handle_request = self._handle_request
+        handle_flagged = self._handle_flagged
         fd_out = self.fd_out
         pack = HEADER.pack
         try:
@@ -181,9 +297,12 @@ class NativeBridge:
                 frame = read_frame()
                 if frame is None:
                     return self._finish()
-                kind, _flags, frame_id, payload = frame
+                kind, flags, frame_id, payload = frame
                 if kind == REQUEST:
-                    handle_request(frame_id, payload)
+                    if flags:
+                        handle_flagged(frame_id, flags, payload)
+                    else:
+                        handle_request(frame_id, payload)
                 elif kind == PING:
                     write_all(fd_out, pack(HEADER_SIZE, PONG, 0, 0, frame_id))
                 elif kind == SHUTDOWN:
@@ -203,8 +322,7 @@ class NativeBridge:
         try:
             request = _loads(payload)
         except ValueError as exc:
-            raise ProtocolError("request %d: payload is not valid JSON: %s"
-                                % (frame_id, exc)) from None
+            raise _bad_payload("request", frame_id, exc) from None
         state = self.state
         if type(request) is dict:
             name = request.get("command")
@@ -228,8 +346,11 @@ class NativeBridge:
             ok, data = _encode(name, value, self.max_payload)
         else:
             data = encode_error(value)
-        _write(self.fd_out, _pack(HEADER_SIZE + len(data), RESPONSE,
-                                  0 if ok else FLAG_ERROR, 0, frame_id) + data)
+        if data.__class__ is bytes:
+            _write(self.fd_out, _pack(HEADER_SIZE + len(data), RESPONSE,
+                                      0 if ok else FLAG_ERROR, 0, frame_id) + data)
+        else:
+            write_parts(self.fd_out, RESPONSE, 0, frame_id, data)
         state.requests += 1
         if state.exit_after_response is not None:
             _exit_now(state.exit_after_response)
@@ -237,6 +358,118 @@ class NativeBridge:
             sleep_forever()
         if pending is not None:
             raise _StopServing()  # shutdown arrived while the command ran
+
+    def _handle_flagged(self, frame_id, flags, payload):
+        """A request with flags: BINARY and/or STREAM (others are ignored)."""
+        decode = loads_binary if flags & FLAG_BINARY else loads
+        if flags & FLAG_STREAM:
+            self._handle_stream(frame_id, payload, decode)
+        else:
+            self._handle_request(frame_id, payload, decode)
+
+    def _handle_stream(self, frame_id, payload, decode):
+        """A request with STREAM: chunks (if the command streams), then one
+        ``end`` with the final value or an error object."""
+        try:
+            request = decode(payload)
+        except ValueError as exc:
+            raise _bad_payload("request", frame_id, exc) from None
+        state = self.state
+        commands = self.adapter.commands
+        name = None
+        if type(request) is dict:
+            name = request.get("command")
+            session = request.get("session")
+            if session is None or type(session) is str:
+                ctx = Context(frame_id, name, None, state, session)
+                ok, value = run_command(commands, ctx, name, request.get("args"), False)
+                if ok and commands[name].streaming:
+                    ok, data = self._pump(ctx, name, value)
+                    value = None
+                elif ok:
+                    ok, data = encode_result(name, value, self.max_payload)
+                else:
+                    data = encode_error(value)
+            else:
+                ok, data = False, encode_error(make_error(
+                    "InvalidArgument", "TypeError",
+                    "the request's \"session\" must be a string, not %s" % _json_type(session)))
+        else:
+            ok, data = False, encode_error(make_error(
+                "InvalidArgument", "TypeError",
+                "request payload must be a JSON object, not %s" % _json_type(request)))
+        pending = self._pending
+        if pending is not None and pending is not _SHUTDOWN:
+            raise pending  # the command swallowed end of input or a protocol error
+        if data.__class__ is bytes:
+            write_all(self.fd_out, HEADER.pack(HEADER_SIZE + len(data), END,
+                                               0 if ok else FLAG_ERROR, 0, frame_id) + data)
+        else:
+            write_parts(self.fd_out, END, 0, frame_id, data)
+        state.requests += 1
+        if state.exit_after_response is not None:
+            _exit_now(state.exit_after_response)
+        if state.hang_after_response:
+            sleep_forever()
+        if pending is not None:
+            raise _StopServing()  # shutdown arrived while the command ran
+
+    def _pump(self, ctx, name, result, _monotonic=time.monotonic,
+              _encode=encode_result, _dumps=dumps_result, _pack=HEADER.pack,
+              _write=os.write):
+        """Send the chunks of a streaming command's iterator; (ok, encoded
+        payload of the ``end`` frame): its return value, or the error
+        object if it raised, a chunk could not be sent, or the host
+        cancelled the request (checked between chunks)."""
+        try:
+            it = iter(result)
+        except TypeError:
+            return False, encode_error(_not_iterable(name, result))
+        del result
+        next_chunk = it.__next__
+        fd = self.fd_out
+        request_id = ctx.request_id
+        max_payload = self.max_payload
+        poll_cancel = self._poll_cancel
+        poll_at = _monotonic() + _CANCEL_POLL_S
+        while True:
+            try:
+                value = next_chunk()
+            except StopIteration as stop:
+                return _encode(name, stop.value, max_payload)
+            except Exception as exc:
+                return False, encode_error(error_from_exception(exc, _format_traceback(exc)))
+            if self._pending is not None and self._pending is not _SHUTDOWN:
+                close_iterator(it)
+                raise self._pending  # the command swallowed end of input or a protocol error
+            try:
+                data = _dumps(value).encode("utf-8")
+            except Exception:  # byte strings, or not JSON: the general path
+                data = None
+            if data is None or len(data) > max_payload:
+                ok, data = _encode(name, value, max_payload, "chunk")
+                if not ok:
+                    close_iterator(it)
+                    return False, data
+            value = None
+            if data.__class__ is bytes:
+                frame = _pack(HEADER_SIZE + len(data), CHUNK, 0, 0, request_id) + data
+                n = _write(fd, frame)
+                if n != len(frame):
+                    write_all(fd, memoryview(frame)[n:])  # a partial write
+            else:
+                write_parts(fd, CHUNK, 0, request_id, data)
+            data = frame = None
+            if ctx._cancelled:
+                break
+            now = _monotonic()
+            if now >= poll_at:
+                poll_at = now + _CANCEL_POLL_S
+                if poll_cancel(request_id):
+                    ctx.cancel()
+                    break
+        close_iterator(it)
+        return False, encode_error(stream_cancelled_error())
 
     def call(self, ctx, function, args):
         """Call ``function`` on the host with ``args`` on behalf of ``ctx``'s
@@ -254,23 +487,36 @@ class NativeBridge:
                                   % _json_type(function), type="TypeError")
         if self._pending is not None and self._pending is not _SHUTDOWN:
             raise self._pending  # a previous call already ended the conversation
+        # Keys in sorted order, like the host's JSON (and the golden frames).
+        body = {"args": args, "function": function}
+        attachments = None
         try:
-            # Keys in sorted order, like the host's JSON (and the golden frames).
-            payload = dumps({"args": args, "function": function}).encode("utf-8")
+            try:
+                payload = dumps_result(body).encode("utf-8")
+            except HasBytes:
+                text, attachments, attached = dumps_with_bytes(body)
+                payload = text.encode("utf-8")
         except ValueError as exc:  # NaN, circular, lone surrogates
             raise InvalidArgument("arguments of the call to %s are not JSON: %s"
                                   % (function, exc), type=type(exc).__name__) from None
         except TypeError as exc:
             raise InvalidArgument("arguments of the call to %s are not JSON: %s"
                                   % (function, exc), type="TypeError") from None
-        if len(payload) > self.max_payload:
+        size = len(payload) if attachments is None else 4 + len(payload) + attached
+        if size > self.max_payload:
             raise ResourceExhausted(
-                "the call to %s is %d bytes of JSON, above the maximum payload of %d bytes"
-                % (function, len(payload), self.max_payload),
+                "the call to %s is %d bytes, above the maximum payload of %d bytes"
+                % (function, size, self.max_payload),
                 type="FrameTooLarge", details={"reason": "call_too_large"})
         call_id = self.next_call_id
         self.next_call_id = call_id + 1
-        self._write(HEADER.pack(HEADER_SIZE + len(payload), CALL, 0, 0, call_id) + payload)
+        if attachments is None:
+            self._write(HEADER.pack(HEADER_SIZE + size, CALL, 0, 0, call_id) + payload)
+        else:
+            parts = (JSON_LENGTH.pack(len(payload)) + payload, attachments, size)
+            del body, attachments, payload
+            self._write_parts(CALL, call_id, parts)
+            del parts
         return self._wait_reply(ctx, function, call_id)
 
     def _wait_reply(self, ctx, function, call_id):
@@ -289,10 +535,9 @@ class NativeBridge:
                     self._stop(ProtocolError("reply %d while waiting for the reply to call %d"
                                              % (frame_id, call_id)))
                 try:
-                    value = loads(payload)
+                    value = loads_binary(payload) if flags & FLAG_BINARY else loads(payload)
                 except ValueError as exc:
-                    error = ProtocolError("reply %d: payload is not valid JSON: %s"
-                                          % (frame_id, exc))
+                    error = _bad_payload("reply", frame_id, exc)
                 if error is not None:
                     self._stop(error)
                 if flags & FLAG_ERROR:
@@ -315,6 +560,12 @@ class NativeBridge:
             write_all(self.fd_out, data)
         except BrokenPipeError:
             self._stop(None)  # the host is gone: like end of input
+
+    def _write_parts(self, kind, frame_id, parts):
+        try:
+            write_parts(self.fd_out, kind, 0, frame_id, parts)
+        except BrokenPipeError:
+            self._stop(None)
 
     def _stop(self, error):
         stop = self._pending = _StopServing(error)

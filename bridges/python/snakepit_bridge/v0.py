@@ -123,7 +123,13 @@ class V0Bridge:
             except Exception:
                 # Only the result can fail to encode: get its error object.
                 ok, data = encode_result(name, value, self.max_frame)
-                value = loads(data)
+                if data.__class__ is bytes:
+                    value = loads(data)
+                else:  # byte strings: the native protocol's BINARY only
+                    value = make_error(
+                        "Internal", "TypeError",
+                        "result of '%s' holds byte strings, which snakepit-v0 cannot carry"
+                        % name)
             else:
                 if len(body) <= self.max_frame:
                     write_all(self.fd_out, _LENGTH.pack(len(body)) + body)
