@@ -200,6 +200,28 @@ TEST(CliExec, SessionPrintsTheValueAndVerboseTheWorker) {
   EXPECT_NE(cli.err().find(where), std::string::npos) << cli.err();
 }
 
+TEST(CliExec, StreamPrintsEachChunkThenTheFinalStatus) {
+  CliProcess cli({"exec", "count", "{\"n\": 3}", "--stream"});
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  const auto lines = cli.out_lines();
+  ASSERT_EQ(lines.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Json::parse(lines[i]), (Json{{"chunk", {{"i", i}}}}));
+  EXPECT_EQ(Json::parse(lines[3]), (Json{{"result", {{"count", 3}}}}));
+
+  CliProcess crashing({"exec", "count", "{\"n\": 5, \"crash_after\": 1}", "--stream"});
+  EXPECT_EQ(crashing.finish(), 14) << crashing.err();  // Unavailable
+  const auto crashed = crashing.out_lines();
+  ASSERT_EQ(crashed.size(), 2u);
+  EXPECT_EQ(Json::parse(crashed[0]), (Json{{"chunk", {{"i", 0}}}}));
+  EXPECT_EQ(Json::parse(crashed[1])["error"]["code"], "Unavailable");
+
+  CliProcess bytes({"exec", "stream_bytes", "{\"n\": 1, \"size\": 3}", "--stream"});
+  EXPECT_EQ(bytes.finish(), 0) << bytes.err();
+  ASSERT_FALSE(bytes.out_lines().empty());
+  EXPECT_EQ(Json::parse(bytes.out_lines()[0]), (Json{{"chunk", {{"$base64", "AAAA"}}}}));
+  EXPECT_EQ(run({"exec", "--batch", "--stream"}), 2);
+}
+
 TEST(CliExec, PoolStartFailureOnStderr) {
   CliProcess cli({"exec", "--exec", "/nonexistent/worker --flag", "ping"});
   EXPECT_EQ(cli.finish(), 11);

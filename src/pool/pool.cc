@@ -515,6 +515,7 @@ void Pool::finish(const RequestPtr& request, Result<Json> result) {
   if (request->finished) return;
   request->finished = true;
   request->timer.cancel();
+  if (request->gap_timer) request->gap_timer->cancel();
   counters_.request_finished(result.status());
   emit_request(EventType::kRequestFinished, *request, {}, result.status().code());
   auto done = std::move(request->done);
@@ -555,8 +556,9 @@ void Pool::on_worker_exit(Worker& worker, const Status& cause) {
   slot.last_exit = cause.message();
   fail_pinned(slot);
   if (RequestPtr request = std::move(slot.running); request && !request->finished) {
-    const bool retry = request->idempotent && request->attempts < 2 && phase_ == Phase::kRunning &&
-                       Clock::now() < request->deadline;
+    // A stream is never retried: its consumer has seen chunks already.
+    const bool retry = request->idempotent && !request->stream && request->attempts < 2 &&
+                       phase_ == Phase::kRunning && Clock::now() < request->deadline;
     if (retry) {
       counters_.retried();
       request->worker_slot = -1;

@@ -94,6 +94,8 @@ class NativeCodec final : public WorkerCodec {
   }
 
   void feed(const char* data, std::size_t size) override { decoder_.append(data, size); }
+  std::span<char> read_space(std::size_t size) override { return decoder_.prepare(size); }
+  void commit(std::size_t size) override { decoder_.commit(size); }
 
   Result<std::optional<WorkerMessage>> next() override {
     auto frame = decoder_.next_view();
@@ -222,6 +224,8 @@ class V0Codec final : public WorkerCodec {
   bool encode_shutdown(std::string&) override { return false; }
 
   void feed(const char* data, std::size_t size) override { buffer_.append(data, size); }
+  std::span<char> read_space(std::size_t size) override { return buffer_.prepare(size); }
+  void commit(std::size_t size) override { buffer_.commit(size); }
 
   Result<std::optional<WorkerMessage>> next() override {
     auto body = buffer_.next();

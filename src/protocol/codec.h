@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -53,6 +54,10 @@ class WorkerCodec {
   virtual bool encode_shutdown(std::string& out) = 0;
 
   virtual void feed(const char* data, std::size_t size) = 0;
+  // Reading in place instead of feed(): room for at least `size` bytes (the
+  // rest of a large frame when one is pending), then commit() what was read.
+  virtual std::span<char> read_space(std::size_t size) = 0;
+  virtual void commit(std::size_t size) = 0;
   // Next decoded message; nullopt when more bytes are needed; an error
   // (InvalidArgument with details.reason) is a protocol violation.
   virtual Result<std::optional<WorkerMessage>> next() = 0;

@@ -70,6 +70,9 @@ class FrameDecoder {
   explicit FrameDecoder(std::uint32_t max_frame_bytes) : buffer_(kHeaderBytes, max_frame_bytes) {}
 
   void append(const char* data, std::size_t size) { buffer_.append(data, size); }
+  // Reading in place: see LengthPrefixedBuffer::prepare().
+  std::span<char> prepare(std::size_t size) { return buffer_.prepare(size); }
+  void commit(std::size_t size) { buffer_.commit(size); }
   // The next complete frame, nullopt if more bytes are needed, or
   // InvalidArgument for a malformed or oversized frame.
   Result<std::optional<FrameView>> next_view();

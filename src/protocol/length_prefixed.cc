@@ -1,8 +1,14 @@
 #include "protocol/length_prefixed.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include <fmt/format.h>
 
 namespace snakepit::internal {
+namespace {
+constexpr std::size_t kKeptCapacity = 1 << 20;
+}  // namespace
 
 std::uint32_t read_be32(const char* p) {
   std::uint32_t v = 0;
@@ -22,14 +28,39 @@ void write_be64(char* p, std::uint64_t v) {
 }
 
 void LengthPrefixedBuffer::append(const char* data, std::size_t size) {
-  if (offset_ == buffer_.size()) {
-    buffer_.clear();
-    offset_ = 0;
-  } else if (offset_ > (1u << 16) && offset_ * 2 > buffer_.size()) {
-    buffer_.erase(0, offset_);  // compact so a long stream doesn't creep
-    offset_ = 0;
+  std::memcpy(prepare(size).data(), data, size);
+  commit(size);
+}
+
+std::span<char> LengthPrefixedBuffer::prepare(std::size_t size) {
+  if (offset_ == size_) {
+    offset_ = size_ = 0;
+    if (capacity_ > kKeptCapacity && size <= kKeptCapacity) {  // a past large message's memory goes back
+      data_.reset();
+      capacity_ = 0;
+    }
   }
-  buffer_.append(data, size);
+  // The rest of a pending message (its length is valid: next() checked it).
+  std::size_t want = size;
+  if (buffered() >= 4) {
+    const std::size_t length = read_be32(data_.get() + offset_);
+    if (length >= min_ && length <= max_) want = std::max(want, 4 + length - std::min(buffered(), 4 + length));
+  }
+  if (capacity_ - size_ < want) {
+    const std::size_t live = buffered();
+    if (offset_ > 0 && capacity_ - live >= want && live <= capacity_ / 2) {
+      std::memmove(data_.get(), data_.get() + offset_, live);  // compact so a long stream doesn't creep
+    } else {
+      const std::size_t capacity = std::max(live + want, capacity_ * 2);
+      auto grown = std::make_unique_for_overwrite<char[]>(capacity);
+      if (live > 0) std::memcpy(grown.get(), data_.get() + offset_, live);
+      data_ = std::move(grown);
+      capacity_ = capacity;
+    }
+    offset_ = 0;
+    size_ = live;
+  }
+  return {data_.get() + size_, capacity_ - size_};
 }
 
 Status LengthPrefixedBuffer::fail(Status error) {
@@ -40,7 +71,7 @@ Status LengthPrefixedBuffer::fail(Status error) {
 Result<std::optional<std::string_view>> LengthPrefixedBuffer::next() {
   if (!error_.ok()) return error_;
   if (buffered() < 4) return std::optional<std::string_view>{};
-  const std::uint32_t length = read_be32(buffer_.data() + offset_);
+  const std::uint32_t length = read_be32(data_.get() + offset_);
   if (length < min_) {
     return fail(invalid_argument(fmt::format("malformed frame: length {} is below the minimum {}", length, min_),
                                  Json{{"reason", "malformed_frame"}, {"length", length}}));
@@ -49,11 +80,8 @@ Result<std::optional<std::string_view>> LengthPrefixedBuffer::next() {
     return fail(invalid_argument(fmt::format("oversized frame: {} bytes announced, limit {}", length, max_),
                                  Json{{"reason", "oversized_frame"}, {"length", length}}));
   }
-  if (buffered() < 4 + std::size_t{length}) {
-    buffer_.reserve(offset_ + 4 + length);  // a large frame grows the buffer once
-    return std::optional<std::string_view>{};
-  }
-  std::string_view body(buffer_.data() + offset_ + 4, length);
+  if (buffered() < 4 + std::size_t{length}) return std::optional<std::string_view>{};
+  std::string_view body(data_.get() + offset_ + 4, length);
   offset_ += 4 + std::size_t{length};
   return std::optional<std::string_view>(body);
 }

@@ -160,8 +160,10 @@ struct Snakepit::Impl {
   bool on_loop_thread() const { return std::this_thread::get_id() == loop_thread_id; }
 
   // `session` empty: a plain request; `stream` null: not streamed.
+  // `handle`, when given, is set before the request can run.
   RequestHandle submit(std::string session, std::string command, Json args, internal::RequestCallback done,
-                       const ExecuteOptions& opts, std::shared_ptr<internal::StreamChannel> stream = nullptr) {
+                       const ExecuteOptions& opts, std::shared_ptr<internal::StreamChannel> stream = nullptr,
+                       RequestHandle* handle_out = nullptr) {
     const auto now = std::chrono::steady_clock::now();
     auto deadline = now + opts.timeout.value_or(options.pool.request_timeout);
     if (opts.deadline && *opts.deadline < deadline) deadline = *opts.deadline;
@@ -176,6 +178,7 @@ struct Snakepit::Impl {
     r->stream = std::move(stream);
     r->chunk_timeout = opts.chunk_timeout.value_or(std::chrono::milliseconds(0));
     RequestHandle handle(r, gate);
+    if (handle_out != nullptr) *handle_out = handle;
     // When closed, the request is dropped unrun and its OnceCallback reports Unavailable.
     gate->post_if_open([this, r = std::move(r)]() mutable {
       r->id = pool->next_request_id();
@@ -189,9 +192,10 @@ struct Snakepit::Impl {
                       const ExecuteOptions& opts) {
     auto channel = std::make_shared<internal::StreamChannel>(options.pool.stream_window, nullptr);
     StreamConsumer consumer{on_chunk, {}, false, nullptr};
-    consumer.request = submit(
+    submit(
         std::move(session), std::move(command), std::move(args),
-        [channel](Result<Json> result, const Request*) { channel->finish(std::move(result)); }, opts, channel);
+        [channel](Result<Json> result, const Request*) { channel->finish(std::move(result)); }, opts, channel,
+        &consumer.request);
     while (true) {
       auto item = channel->pop();
       if (item.final) {
@@ -482,8 +486,8 @@ StreamHandle Snakepit::execute_stream_async(std::string command, Json args, Chun
   auto channel = state->channel;
   RequestHandle handle = impl_->submit(
       {}, std::move(command), std::move(args),
-      [state](Result<Json> result, const Request*) { state->channel->finish(std::move(result)); }, options, channel);
-  state->consumer.request = handle;
+      [state](Result<Json> result, const Request*) { state->channel->finish(std::move(result)); }, options, channel,
+      &state->consumer.request);
   return StreamHandle(std::move(handle));
 }
 

@@ -57,8 +57,7 @@ Worker::Worker(asio::io_context& io, WorkerConfig config, int slot, std::string 
       timer_(io),
       exit_poll_(io),
       eof_grace_(io),
-      heartbeat_(io),
-      read_buffer_(kReadChunk) {}
+      heartbeat_(io) {}
 
 Worker::~Worker() {
   close_descriptors();
@@ -146,6 +145,7 @@ void Worker::send_reply(std::uint64_t call_id, Result<Json> result) {
 void Worker::cancel(std::uint64_t request_id) {
   if (current_ != request_id || state_ != WorkerState::kBusy) return;
   if (codec_->encode_cancel(outbox_.tail(), request_id)) flush_writes();
+  resume_reading();  // a stream paused for its consumer must be heard ending
   timer_.expires_after(config_.pool->cancel_grace);
   timer_.async_wait([self = shared_from_this(), request_id](boost::system::error_code ec) {
     if (ec || self->current_ != request_id) return;
@@ -236,11 +236,13 @@ bool Worker::handle_buffered() {
 void Worker::on_readable() {
   const int fd = from_worker_.native_handle();
   while (true) {
-    const ssize_t n = ::read(fd, read_buffer_.data(), read_buffer_.size());
+    // Straight into the decoder: a large frame lands where it is decoded.
+    const std::span<char> space = codec_->read_space(kReadChunk);
+    const ssize_t n = ::read(fd, space.data(), space.size());
     if (n > 0) {
-      codec_->feed(read_buffer_.data(), static_cast<std::size_t>(n));
+      codec_->commit(static_cast<std::size_t>(n));
       if (!handle_buffered()) return;
-      if (static_cast<std::size_t>(n) < read_buffer_.size()) break;  // likely drained: wait again
+      if (static_cast<std::size_t>(n) < space.size()) break;  // likely drained: wait again
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

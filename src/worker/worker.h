@@ -145,7 +145,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool read_waiting_ = false;             // an async wait for input is pending
   bool current_is_stream_ = false;
   int calls_in_flight_ = 0;
-  std::vector<char> read_buffer_;
   std::vector<Attachment> attachments_;   // scratch: byte strings of the frame being encoded
   std::unique_ptr<LineSplitter> stdout_lines_;
   std::unique_ptr<LineSplitter> stderr_lines_;

@@ -119,6 +119,28 @@ TEST_F(StreamTest, ASlowConsumerPausesTheWorkerInsteadOfBuffering) {
   EXPECT_LE(max_ahead, 14) << "the producer ran ahead of a slow consumer";
 }
 
+TEST_F(StreamTest, AStreamPausedForItsConsumerStillEndsCleanlyAtItsDeadline) {
+  Options options = generic_options(1);
+  options.pool.stream_window = 2;
+  options.pool.cancel_grace = 20s;  // a worker nobody listened to would be killed only after this
+  Snakepit pit = start_or_die(options);
+  const pid_t pid = worker_pid(pit, 0);
+  int seen = 0;
+  auto result = pit.execute_stream(
+      "stream_bytes", {{"n", 1000}, {"size", 256 << 10}},
+      [&](Json) {
+        if (seen++ == 0) std::this_thread::sleep_for(800ms);  // a stalled consumer; the deadline passes meanwhile
+        return StreamControl::kContinue;
+      },
+      with_timeout(300ms));
+  EXPECT_EQ(result.status().code(), Code::kDeadlineExceeded) << result.status();
+  EXPECT_LT(seen, 10);
+  // The paused worker heard the cancel, ended the stream and serves again.
+  auto next = call(pit, "ping");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(worker_pid(pit, 0), pid);
+}
+
 TEST_F(StreamTest, AWorkerDyingMidStreamEndsItUnavailableAfterItsChunks) {
   Snakepit pit = start_or_die(generic_options(1));
   std::vector<Json> chunks;
