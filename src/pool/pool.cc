@@ -446,20 +446,21 @@ void Pool::run_host_function(Worker& worker, std::uint64_t call_id, HostCalls::P
     context.session_id = request->session_id;
     context.command = request->command;
   }
-  boost::asio::post(offload_, [this, worker = worker.shared_from_this(), call_id, function = std::move(plan.function),
-                               args = std::move(plan.args), context = std::move(context)]() mutable {
-    Result<Json> result = internal_error("unset");
-    try {
-      result = function->body(std::move(args), context);
-    } catch (const std::exception& e) {
-      result = internal_error(fmt::format("host function '{}' threw: {}", function->name, e.what()),
-                              Json{{"reason", "host_function_threw"}});
-    } catch (...) {
-      result = internal_error(fmt::format("host function '{}' threw", function->name),
-                              Json{{"reason", "host_function_threw"}});
-    }
-    boost::asio::post(io_, [worker = std::move(worker), call_id, request_id = context.request_id,
-                            result = std::move(result)]() mutable {
+  boost::asio::post(offload_, [&io = io_, worker = worker.shared_from_this(), call_id,
+                               function = std::move(plan.function), args = std::move(plan.args),
+                               context = std::move(context)]() mutable {
+    auto run = [&]() -> Result<Json> {
+      const Json threw = {{"reason", "host_function_threw"}};
+      try {
+        return function->body(std::move(args), context);
+      } catch (const std::exception& e) {
+        return internal_error(fmt::format("host function '{}' threw: {}", function->name, e.what()), threw);
+      } catch (...) {
+        return internal_error(fmt::format("host function '{}' threw", function->name), threw);
+      }
+    };
+    boost::asio::post(io, [worker = std::move(worker), call_id, request_id = context.request_id,
+                           result = run()]() mutable {
       worker->end_call();
       // The request it was made for may be over (the worker killed): then nobody waits.
       if (worker->current_request() == request_id) worker->send_reply(call_id, std::move(result));

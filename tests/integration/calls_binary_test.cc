@@ -91,6 +91,30 @@ TEST_F(HostCallTest, ASlowFunctionDoesNotHoldUpOtherWorkers) {
   EXPECT_EQ((*result)["result"], "late");
 }
 
+TEST_F(HostCallTest, AWorkerCannotFloodTheHostWithCalls) {
+  Options options = misbehaving_options(1);
+  options.pool.max_calls_in_flight = 16;
+  Snakepit pit = start_or_die(options);
+  std::promise<void> entered, release;
+  std::atomic<bool> first{true};
+  auto released = release.get_future().share();
+  ASSERT_TRUE(pit.register_function({"held", "", [&, released](Json, const CallContext&) -> Result<Json> {
+                                       if (first.exchange(false)) entered.set_value();
+                                       released.wait_for(kHangBound);
+                                       return Json(true);
+                                     }})
+                  .ok());
+  // 20 calls arrive in one read: 16 are taken, 4 refused at once.
+  auto flood = pit.execute_future("flood_calls", {{"n", 20}, {"function", "held"}});
+  ASSERT_EQ(entered.get_future().wait_for(kHangBound), std::future_status::ready);
+  release.set_value();
+  auto result = wait_result(flood);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Json& errors = (*result)["errors"];
+  EXPECT_EQ(errors.size(), 4u) << errors;
+  for (const auto& [id, reason] : errors.items()) EXPECT_EQ(reason, "too_many_calls") << id;
+}
+
 class BinaryTest : public HygieneCheckedTest {};
 
 std::string pattern(std::size_t size) {
