@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-cpp test-python bench asan tsan clean
+.PHONY: all deps build demo test test-cpp test-python test-node bench asan tsan clean
 
 all: build
 
@@ -23,13 +23,16 @@ demo: build
 	$(BUILD_DIR)/bin/snakepit demo sessions
 
 test: build
-	$(MAKE) --no-print-directory test-python test-cpp
+	$(MAKE) --no-print-directory test-python test-node test-cpp
 
 test-cpp:
 	ctest --test-dir $(BUILD_DIR) -j$(JOBS) --output-on-failure --timeout 300
 
 test-python:
 	$(PYTHON) -m unittest discover -s tests/python -t .
+
+test-node:
+	node --test tests/node/*.test.js
 
 # Start-up and ping figures (docs/performance.md), the session store micro
 # benchmarks, then streams, byte strings and host calls. Not part of the tests.

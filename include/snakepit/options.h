@@ -59,6 +59,19 @@ struct PythonOptions {
 // A Python worker: the equivalent of `python3 -m snakepit_bridge --adapter <module>`.
 Adapter python(std::string module = "snakepit_bridge.generic", PythonOptions options = {});
 
+struct NodeOptions {
+  // Node.js to run. Empty: "node" from PATH.
+  std::string interpreter;
+  // Directory holding the Node bridge (main.js). Empty: $SNAKEPIT_NODE_BRIDGE_PATH,
+  // else the bridge shipped with this build.
+  std::string bridge_path;
+};
+
+// A Node.js worker: `node <bridge>/main.js --adapter <module>`, where
+// `module` is a path to the adapter's file, a module name Node can
+// require(), or "generic" for the bridge's generic adapter.
+Adapter node(std::string module = "generic", NodeOptions options = {});
+
 // Any program speaking the given protocol: argv[0] is the executable.
 Adapter exec(std::vector<std::string> argv, Protocol protocol = Protocol::kNative);
 

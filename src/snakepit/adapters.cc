@@ -52,6 +52,19 @@ Adapter python(std::string module, PythonOptions options) {
   return adapter;
 }
 
+Adapter node(std::string module, NodeOptions options) {
+  std::string bridge = options.bridge_path;
+  if (bridge.empty()) {
+    const char* env = std::getenv("SNAKEPIT_NODE_BRIDGE_PATH");
+    bridge = env != nullptr && *env != '\0' ? env : SNAKEPIT_NODE_BRIDGE_DIR;
+  }
+  Adapter adapter;
+  adapter.name = "node:" + module;
+  adapter.executable = options.interpreter.empty() ? "node" : options.interpreter;
+  adapter.args = {bridge + "/main.js", "--adapter", std::move(module)};
+  return adapter;
+}
+
 Adapter exec(std::vector<std::string> argv, Protocol protocol) {
   Adapter adapter;
   if (!argv.empty()) {

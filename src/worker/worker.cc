@@ -174,6 +174,9 @@ void Worker::stop() {
   if (exited() || state_ == WorkerState::kStopping) return;
   const bool busy = current_.has_value();
   state_ = WorkerState::kStopping;
+  // Still being spawned (a recycling successor, say): there is nothing to
+  // talk to yet; the pool kills it when the spawn completes.
+  if (!codec_) return;
   if (busy) {
     // A busy worker reads no frame until its command ends: signal it now.
     signal_group(pid_, SIGTERM);
