@@ -151,6 +151,11 @@ struct PoolOptions {
   // Calls a worker may have waiting on registered host functions; one more
   // is answered with ResourceExhausted (reason too_many_calls).
   int max_calls_in_flight = 16;
+  // Threads each worker's numerical libraries may start: OMP_NUM_THREADS,
+  // OPENBLAS_NUM_THREADS, MKL_NUM_THREADS, NUMEXPR_NUM_THREADS and
+  // VECLIB_MAXIMUM_THREADS are set to this, so 64 workers do not start
+  // 64 × cores threads. 0: inherit the host's. The adapter's env wins.
+  int worker_threads = 1;
 };
 
 struct SessionOptions {

@@ -41,6 +41,16 @@ Status session_worker_lost(const Request& request) {
 
 }  // namespace
 
+Status Pool::unknown_command(const Request& request) const {
+  std::vector<std::string_view> known(commands_.begin(), commands_.end());
+  std::sort(known.begin(), known.end());
+  std::string list = fmt::format("{}", fmt::join(known.begin(), known.begin() + std::min<std::size_t>(known.size(), 40), ", "));
+  if (known.size() > 40) list += ", …";
+  return invalid_argument(fmt::format("unknown command '{}' (pool {} offers: {})", request.command.substr(0, 128),
+                                      options_.name, list),
+                          Json{{"reason", "unknown_command"}, {"command", request.command.substr(0, 128)}});
+}
+
 Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher,
            std::shared_ptr<SessionStore> sessions, EventBus& events, RunRegistry* registry,
            std::shared_ptr<const FunctionRegistry> functions, boost::asio::thread_pool& offload)
@@ -60,7 +70,14 @@ Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, L
   for (const auto& arg : options_.adapter.args) spawn_spec_.argv.push_back(arg);
   spawn_spec_.working_dir = options_.adapter.working_dir;
   spawn_spec_.protocol_on_stdio = options_.adapter.protocol == Protocol::kSnakepitV0;
-  auto env = options_.adapter.env;
+  std::vector<std::pair<std::string, std::string>> env;
+  if (options_.worker_threads > 0) {
+    for (const char* name : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                             "VECLIB_MAXIMUM_THREADS"}) {
+      env.emplace_back(name, std::to_string(options_.worker_threads));
+    }
+  }
+  env.insert(env.end(), options_.adapter.env.begin(), options_.adapter.env.end());  // later entries win
   env.emplace_back("SNAKEPIT_PROTOCOL", std::string(protocol_name(options_.adapter.protocol)));
   env.emplace_back("SNAKEPIT_FD_IN", "3");
   env.emplace_back("SNAKEPIT_FD_OUT", "4");
@@ -165,6 +182,7 @@ void Pool::on_worker_ready(Worker& worker) {
     return;
   }
   emit_worker(EventType::kWorkerReady, worker);
+  commands_.insert(worker.commands().begin(), worker.commands().end());
   if (phase_ == Phase::kStarting && all_ready()) {
     phase_ = Phase::kRunning;
     counters_.set_startup_duration(millis_between(start_time_, Clock::now()));
@@ -186,6 +204,10 @@ void Pool::submit(RequestPtr request) {
   if (Clock::now() >= request->deadline) {
     finish(request, deadline_exceeded("request deadline passed before it could be queued",
                                       Json{{"reason", "deadline"}}));
+    return;
+  }
+  if (!commands_.empty() && !commands_.contains(request->command)) {
+    finish(request, unknown_command(*request));
     return;
   }
   if (!request->session_id.empty()) {

@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/backoff.h"
@@ -106,6 +107,7 @@ class Pool final : public WorkerListener {
   bool take_idle(Worker& worker);  // removes `worker` from idle_ if there
   void clear_idle();
   void finish(const RequestPtr& request, Result<Json> result);
+  Status unknown_command(const Request& request) const;
   // Streams: the optional limit on the gap between chunks.
   void arm_chunk_timer(const RequestPtr& request, Worker& worker);
   void run_host_function(Worker& worker, std::uint64_t call_id, HostCalls::Plan plan);
@@ -150,6 +152,9 @@ class Pool final : public WorkerListener {
   std::size_t queued_ = 0;  // in queue_ and every slot's pinned queue; at most max_queue
   std::size_t queue_peak_ = 0;
   std::unordered_map<std::string, Worker*> live_;  // ready or busy workers by id
+  // What the workers' hellos announced; a request for anything else is
+  // refused before it reaches a worker. Empty: not known (snakepit-v0).
+  std::unordered_set<std::string> commands_;
   std::shared_ptr<SessionStore> sessions_;
   HostCalls host_calls_;
   boost::asio::thread_pool& offload_;

@@ -68,6 +68,7 @@ Status normalize_options(Options& options) {
       check_range("pool.heartbeat.max_missed", pool.heartbeat.max_missed, 1, 1000),
       check_range("pool.stream_window", static_cast<long long>(pool.stream_window), 1, 1'000'000),
       check_range("pool.max_calls_in_flight", pool.max_calls_in_flight, 1, 10'000),
+      check_range("pool.worker_threads", pool.worker_threads, 0, 4096),
       check_range("pool.recycle.max_lifetime_ms", pool.recycle.max_lifetime.count(), 0, 365 * 24 * kHour),
       check_range("pool.recycle.max_idle_ms", pool.recycle.max_idle.count(), 0, 365 * 24 * kHour),
       check_range("pool.recycle.check_interval_ms", pool.recycle.check_interval.count(), 1, kHour),

@@ -270,6 +270,10 @@ void Worker::handle_message(WorkerMessage message) {
         protocol_violation(invalid_argument("unexpected second hello", Json{{"reason", "unexpected_hello"}}));
         return;
       }
+      if (auto status = take_commands(message.body); !status.ok()) {
+        protocol_violation(std::move(status));
+        return;
+      }
       timer_.cancel();
       state_ = WorkerState::kReady;
       became_idle();
@@ -323,6 +327,26 @@ void Worker::handle_message(WorkerMessage message) {
       listener_.on_worker_call(*this, message.id, std::move(message.body));
       return;
   }
+}
+
+Status Worker::take_commands(const Json& hello) {
+  constexpr std::size_t kMaxCommands = 10000;
+  constexpr std::size_t kMaxCommandName = 256;
+  const Json& commands = hello["commands"];
+  if (commands.size() > kMaxCommands) {
+    return invalid_argument(fmt::format("hello announces {} commands; at most {}", commands.size(), kMaxCommands),
+                            Json{{"reason", "bad_hello"}});
+  }
+  commands_.clear();
+  for (const auto& name : commands) {
+    if (!name.is_string() || name.get_ref<const std::string&>().empty() ||
+        name.get_ref<const std::string&>().size() > kMaxCommandName) {
+      return invalid_argument(fmt::format("hello: each command must be a string of 1 to {} bytes", kMaxCommandName),
+                              Json{{"reason", "bad_hello"}});
+    }
+    commands_.push_back(name.get<std::string>());
+  }
+  return {};
 }
 
 void Worker::protocol_violation(Status error) {

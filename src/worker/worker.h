@@ -99,6 +99,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // When the process was attached, and when it last became idle.
   std::chrono::steady_clock::time_point started_at() const { return started_at_; }
   std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
+  // The commands its hello announced (empty: the protocol has no list).
+  const std::vector<std::string>& commands() const { return commands_; }
   // The host ended it (deadline, heartbeat, protocol error, shutdown kill).
   bool killed_by_host() const { return kill_reason_.has_value(); }
 
@@ -109,6 +111,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool handle_buffered();
   void handle_message(WorkerMessage message);
   void protocol_violation(Status error);
+  Status take_commands(const Json& hello);
   void flush_writes();
   void watch_exit();
   void on_exited();
@@ -145,6 +148,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool read_waiting_ = false;             // an async wait for input is pending
   bool current_is_stream_ = false;
   int calls_in_flight_ = 0;
+  std::vector<std::string> commands_;
   std::vector<Attachment> attachments_;   // scratch: byte strings of the frame being encoded
   std::unique_ptr<LineSplitter> stdout_lines_;
   std::unique_ptr<LineSplitter> stderr_lines_;

@@ -102,15 +102,16 @@ TEST_F(PoolBasicsTest, DefaultSizeIsTwiceTheHardwareThreads) {
   pit.shutdown();
 }
 
-TEST_F(PoolBasicsTest, UnknownCommandIsInvalidArgument) {
+TEST_F(PoolBasicsTest, UnknownCommandIsRefusedByTheHostWithoutTouchingAWorker) {
   Snakepit pit = start_or_die(generic_options(1));
   auto r = call(pit, "no_such_command", {{"x", 1}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << r.status();
-  EXPECT_EQ(r.status().details()["type"], "UnknownCommand");
-  EXPECT_EQ(r.status().details()["remote"], true);
-  EXPECT_EQ(r.status().details()["worker_id"], "test-0.1");
+  EXPECT_EQ(r.status().details()["reason"], "unknown_command");
+  EXPECT_FALSE(r.status().details().contains("remote"));
   EXPECT_THAT(r.status().message(), ::testing::HasSubstr("no_such_command"));
+  EXPECT_THAT(r.status().message(), ::testing::HasSubstr("ping"));  // what the pool offers
+  EXPECT_EQ(pit.stats().workers[0].requests, 0u) << "the worker saw the request";
   // The worker is fine afterwards.
   EXPECT_TRUE(call(pit, "ping").ok());
   EXPECT_EQ(pit.stats().restarts, 0u);
@@ -492,6 +493,33 @@ TEST_F(PoolBasicsTest, MissingAdapterModuleFailsStart) {
   ASSERT_FALSE(pit.ok());
   EXPECT_EQ(pit.status().code(), Code::kUnavailable) << pit.status();
   EXPECT_EQ(pit.status().details()["exit_code"], 2) << pit.status().details();
+}
+
+}  // namespace
+}  // namespace snakepit::testing
+
+namespace snakepit::testing {
+namespace {
+
+TEST_F(PoolBasicsTest, NumericalLibrariesGetOneThreadPerWorkerUnlessTheAdapterSaysOtherwise) {
+  const Json names = {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONUNBUFFERED"};
+  {
+    Snakepit pit = start_or_die(misbehaving_options(1));
+    auto env = call(pit, "env", {{"names", names}});
+    ASSERT_TRUE(env.ok()) << env.status();
+    EXPECT_EQ((*env)["OMP_NUM_THREADS"], "1");
+    EXPECT_EQ((*env)["OPENBLAS_NUM_THREADS"], "1");
+    EXPECT_EQ((*env)["MKL_NUM_THREADS"], "1");
+    EXPECT_EQ((*env)["PYTHONUNBUFFERED"], "1");
+  }
+  Options options = misbehaving_options(1);
+  options.pool.worker_threads = 4;
+  options.pool.adapter.env.emplace_back("OMP_NUM_THREADS", "2");
+  Snakepit pit = start_or_die(options);
+  auto env = call(pit, "env", {{"names", names}});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ((*env)["OMP_NUM_THREADS"], "2") << "the adapter's env wins";
+  EXPECT_EQ((*env)["MKL_NUM_THREADS"], "4");
 }
 
 }  // namespace
