@@ -8,7 +8,7 @@ packages=(
   g++ clang libclang-rt-14-dev cmake make pkg-config
   libboost-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 nodejs procps
+  python3 nodejs perl procps
 )
 
 missing=()
