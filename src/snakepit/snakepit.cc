@@ -258,11 +258,13 @@ struct Snakepit::Impl {
     join_loop();
   }
 
-  // Then the callback threads finish what they have (stream deliveries, host functions).
+  // Then the callback threads finish what they have (stream deliveries, host
+  // functions), unless we are one of them (shutdown() from an on_done):
+  // their pool joins when the Snakepit is destroyed.
   void join_loop() {
     std::call_once(joined, [this] {
       if (loop_thread.joinable()) loop_thread.join();
-      callbacks.join();
+      if (!callbacks.get_executor().running_in_this_thread()) callbacks.join();
     });
   }
 

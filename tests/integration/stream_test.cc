@@ -226,6 +226,21 @@ TEST_F(StreamTest, AsyncStreamsDeliverOffTheLoopAndDroppingTheHandleCancels) {
   EXPECT_TRUE(call(pit, "ping").ok());
 }
 
+TEST_F(StreamTest, ShutdownFromAnAsyncStreamCallbackDoesNotDeadlock) {
+  Snakepit pit = start_or_die(generic_options(1));
+  std::promise<Code> stopped;
+  StreamHandle handle = pit.execute_stream_async(
+      "count", {{"n", 2}}, [](Json) { return StreamControl::kContinue; },
+      [&](Result<Json> r) {
+        pit.shutdown();  // on a callback thread
+        stopped.set_value(r.status().code());
+      });
+  auto code = stopped.get_future();
+  ASSERT_EQ(code.wait_for(kHangBound), std::future_status::ready);
+  EXPECT_EQ(code.get(), Code::kOk);
+  EXPECT_EQ(call(pit, "ping").status().code(), Code::kUnavailable);
+}
+
 TEST_F(StreamTest, ChunkForARequestThatIsNotAStreamIsAProtocolError) {
   Snakepit pit = start_or_die(misbehaving_options(1));
   auto result = call(pit, "chunk_without_stream");
