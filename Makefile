@@ -21,6 +21,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 demo: build
 	$(BUILD_DIR)/bin/snakepit demo
 	$(BUILD_DIR)/bin/snakepit demo sessions
+	$(BUILD_DIR)/bin/snakepit demo --adapter node --size 2
 
 test: build
 	$(MAKE) --no-print-directory test-python test-node test-cpp

@@ -193,7 +193,9 @@ void Demo::show_parallel_sleeps() {
   }
   const double elapsed = millis(Clock::now() - start);
   const Json* details = first_error ? &first_error->details() : nullptr;
-  if (details && details->is_object() && details->value("type", "") == "UnknownCommand") {
+  const bool unknown = details && details->is_object() &&
+                       (details->value("reason", "") == "unknown_command" || details->value("type", "") == "UnknownCommand");
+  if (unknown) {
     fmt::print("  (this adapter has no sleep command: parallel sleeps skipped)\n");
     return;
   }

@@ -41,8 +41,9 @@ int run_demo(const DemoFlags& flags) {
   const std::size_t default_size = sessions ? kSessionsDemoSize : kDemoSize;
   const auto style = ConsoleStyle::for_file(stdout);
   const std::size_t size = flags.pool.size > 0 ? flags.pool.size : default_size;
-  const std::string adapter =
-      flags.pool.exec_line.empty() ? "python " + flags.pool.module : flags.pool.exec_line;
+  const std::string adapter = !flags.pool.exec_line.empty() ? flags.pool.exec_line
+                              : flags.pool.adapter == "node"   ? "node bridge, generic adapter"
+                                                               : "python " + flags.pool.module;
   fmt::print("{}\nStarting {} workers ({})...\n",
              style.heading(sessions ? "Snakepit sessions demo" : "Snakepit demo"), size, adapter);
   std::fflush(stdout);

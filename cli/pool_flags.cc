@@ -59,12 +59,13 @@ void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size
   command.add_option("--size", flags.size, "Number of workers (" + size_help + ")")
       ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
       ->group("POOL");
-  command.add_option("--adapter", flags.adapter, "Worker kind: python, or exec (any program)")
-      ->check(CLI::IsMember({"python", "exec"}))
+  command.add_option("--adapter", flags.adapter, "Worker kind: python, node, or exec (any program)")
+      ->check(CLI::IsMember({"python", "node", "exec"}))
       ->capture_default_str()
       ->group("POOL");
   auto* module =
-      command.add_option("--module", flags.module, "Python adapter module the workers load")
+      command.add_option("--module", flags.module,
+                         "Adapter module the workers load (--adapter node: a .js path or \"generic\")")
           ->capture_default_str()
           ->group("POOL");
   auto* python_path = command
@@ -139,6 +140,11 @@ Result<Options> make_options(const PoolFlags& flags, std::size_t default_size) {
     auto argv = split_command_line(flags.exec_line);
     if (!argv) return Status(Code::kInvalidArgument, "--exec: " + argv.status().message());
     pool.adapter = adapters::exec(std::move(*argv));
+  } else if (flags.adapter == "node") {
+    // A file is made absolute (workers may run elsewhere); a module name is left for require().
+    const std::string& module = flags.module;
+    const bool is_file = module.find('/') != std::string::npos || module.ends_with(".js");
+    pool.adapter = adapters::node(module == PoolFlags{}.module ? "generic" : is_file ? absolute_path(module) : module);
   } else {
     adapters::PythonOptions python;
     for (const auto& dir : flags.python_path) python.python_path.push_back(absolute_path(dir));

@@ -222,6 +222,15 @@ TEST(CliExec, StreamPrintsEachChunkThenTheFinalStatus) {
   EXPECT_EQ(run({"exec", "--batch", "--stream"}), 2);
 }
 
+TEST(CliExec, NodeWorkersWithAdapterNode) {
+  CliProcess cli({"exec", "--adapter", "node", "ping"});
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  ASSERT_EQ(cli.out_lines().size(), 1u);
+  const auto result = Json::parse(cli.out_lines()[0]);
+  EXPECT_EQ(result["status"], "ok");
+  EXPECT_TRUE(result.contains("node")) << result;
+}
+
 TEST(CliExec, PoolStartFailureOnStderr) {
   CliProcess cli({"exec", "--exec", "/nonexistent/worker --flag", "ping"});
   EXPECT_EQ(cli.finish(), 11);
