@@ -29,16 +29,23 @@ bool all_digits(std::string_view text) {
 }  // namespace
 
 Result<std::string> read_bounded(const std::string& path, std::size_t max_bytes, bool* truncated) {
-  if (truncated != nullptr) *truncated = false;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd.valid()) return errno_status(fmt::format("open {}", path), errno);
+  if (!fd.valid()) {
+    if (truncated != nullptr) *truncated = false;
+    return errno_status(fmt::format("open {}", path), errno);
+  }
+  return read_fd_bounded(fd.get(), max_bytes, truncated, path);
+}
+
+Result<std::string> read_fd_bounded(int fd, std::size_t max_bytes, bool* truncated, std::string_view what) {
+  if (truncated != nullptr) *truncated = false;
   std::string out;
   char buffer[4096];
   while (out.size() <= max_bytes) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errno_status(fmt::format("read {}", path), errno);
+      return errno_status(fmt::format("read {}", what), errno);
     }
     if (n == 0) return out;
     out.append(buffer, static_cast<std::size_t>(n));

@@ -78,5 +78,7 @@ bool parse_number(std::string_view text, T& out) {
 // Reads at most `max_bytes` of the regular or /proc file `path`. Sets
 // `truncated` when the file holds more. Errors: errno_status of open/read.
 Result<std::string> read_bounded(const std::string& path, std::size_t max_bytes, bool* truncated = nullptr);
+// The same from an open descriptor; `what` names it in errors.
+Result<std::string> read_fd_bounded(int fd, std::size_t max_bytes, bool* truncated, std::string_view what);
 
 }  // namespace snakepit::internal

@@ -172,18 +172,10 @@ Result<std::string> read_record_file(int dir_fd, const std::string& name, std::s
   if (static_cast<std::uint64_t>(st.st_size) > max) {
     return invalid_argument(fmt::format("{} bytes, above the {} byte limit", st.st_size, max));
   }
-  std::string out;
-  char buffer[4096];
-  while (out.size() <= max) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_status("read", errno);
-    }
-    if (n == 0) return out;
-    out.append(buffer, static_cast<std::size_t>(n));
-  }
-  return invalid_argument(fmt::format("grew above the {} byte limit", max));
+  bool truncated = false;
+  auto content = read_fd_bounded(fd.get(), max, &truncated, name);
+  if (content.ok() && truncated) return invalid_argument(fmt::format("grew above the {} byte limit", max));
+  return content;
 }
 
 // Writes `content` to dir_fd/name via dir_fd/temp_name + rename.

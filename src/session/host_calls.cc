@@ -23,12 +23,6 @@ Result<std::vector<std::string>> string_list(const Json& args, const char* field
 
 }  // namespace
 
-Result<Json> HostCalls::handle(std::string_view session, Json call) const {
-  Plan planned = plan(session, std::move(call));
-  if (planned.function) return internal_error("registered functions are run by the pool");
-  return std::move(planned.answer);
-}
-
 HostCalls::Plan HostCalls::plan(std::string_view session, Json call) const {
   if (!call.is_object() || !call.contains("function") || !call["function"].is_string()) {
     return {bad_call("a call must be an object with a string \"function\""), nullptr, {}};

@@ -28,8 +28,6 @@ class HostCalls {
   // `call` is the frame's payload; `session` is the running request's
   // session (empty: none). The answer goes back in a `reply`.
   Plan plan(std::string_view session, Json call) const;
-  // plan() for callers that expect no registered function (tests).
-  Result<Json> handle(std::string_view session, Json call) const;
 
  private:
   Result<Json> session_read(std::string_view session, const Json& args) const;

@@ -126,12 +126,12 @@ Status Worker::send_request(std::uint64_t request_id, std::string_view command, 
 void Worker::send_reply(std::uint64_t call_id, Result<Json> result) {
   if (exited() || kill_reason_) return;
   attachments_.clear();
-  if (result.ok() && contains_bytes(*result)) {  // the bytes are written from where they lie
+  if (!codec_->encode_reply(outbox_.tail(), attachments_, call_id, result)) return;
+  if (!attachments_.empty()) {
+    // Byte strings are written from where they lie. A Json holds its binary
+    // value on the heap, so moving the result keeps the attachments valid.
     auto owned = std::make_shared<const Result<Json>>(std::move(result));
-    if (!codec_->encode_reply(outbox_.tail(), attachments_, call_id, *owned)) return;
     for (const auto& attachment : attachments_) outbox_.attach(attachment, owned);
-  } else if (!codec_->encode_reply(outbox_.tail(), attachments_, call_id, result)) {
-    return;
   }
   // Replies are written at once unless the worker stops reading its input.
   if (outbox_.bytes() > 2 * std::size_t{config_.pool->max_frame_bytes}) {

@@ -123,13 +123,22 @@ TEST_F(StreamTest, AStreamPausedForItsConsumerStillEndsCleanlyAtItsDeadline) {
   Options options = generic_options(1);
   options.pool.stream_window = 2;
   options.pool.cancel_grace = 20s;  // a worker nobody listened to would be killed only after this
+  std::promise<void> timed_out;
+  std::atomic<bool> once{true};
+  options.on_event = [&](const Event& event) {
+    if (event.type == EventType::kRequestTimedOut && once.exchange(false)) timed_out.set_value();
+  };
   Snakepit pit = start_or_die(options);
   const pid_t pid = worker_pid(pit, 0);
+  auto deadline_passed = timed_out.get_future();
   int seen = 0;
   auto result = pit.execute_stream(
       "stream_bytes", {{"n", 1000}, {"size", 256 << 10}},
       [&](Json) {
-        if (seen++ == 0) std::this_thread::sleep_for(800ms);  // a stalled consumer; the deadline passes meanwhile
+        // A consumer stalled on its first chunk until the deadline has passed (the worker is paused meanwhile).
+        if (seen++ == 0) {
+          EXPECT_EQ(deadline_passed.wait_for(kHangBound), std::future_status::ready);
+        }
         return StreamControl::kContinue;
       },
       with_timeout(300ms));

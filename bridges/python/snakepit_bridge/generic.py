@@ -21,6 +21,7 @@ import time
 from . import __version__
 from .errors import Cancelled, HostCallError, InvalidArgument, Unavailable
 from .registry import command, commands_of_module
+from .runtime import exit_now
 
 # Bounds on the streaming and binary commands' arguments.
 MAX_COUNT = 10_000_000
@@ -155,12 +156,7 @@ def crash(ctx, code: int = 1):
     """Exit the process at once with ``code`` (no response is sent)."""
     if not _is_int(code) or not 0 <= code <= 255:
         raise InvalidArgument("code must be an integer in 0..255, not %r" % (code,))
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    os._exit(code)
+    exit_now(code)
 
 
 @command
@@ -266,7 +262,7 @@ def _count(n, delay_s, crash_after):
     sleep = time.sleep
     for i in range(n):
         if i == crash_after:
-            _exit_now(1)
+            exit_now(1)
         if delay_s > 0:
             sleep(delay_s)
         yield {"i": i}
@@ -357,15 +353,6 @@ def _stream_calls(ctx, n, function):
     call = ctx.call
     for i in range(n):
         yield {"i": i, "result": call(function, i=i)}
-
-
-def _exit_now(code):
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    os._exit(code)
 
 
 def _json_name(value):

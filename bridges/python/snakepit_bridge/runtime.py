@@ -317,8 +317,7 @@ class NativeBridge:
             return self._finish()
 
     def _handle_request(self, frame_id, payload,
-                        _loads=loads, _run=run_command, _encode=encode_result,
-                        _pack=HEADER.pack, _write=write_all):
+                        _loads=loads, _run=run_command, _encode=encode_result):
         try:
             request = _loads(payload)
         except ValueError as exc:
@@ -346,18 +345,7 @@ class NativeBridge:
             ok, data = _encode(name, value, self.max_payload)
         else:
             data = encode_error(value)
-        if data.__class__ is bytes:
-            _write(self.fd_out, _pack(HEADER_SIZE + len(data), RESPONSE,
-                                      0 if ok else FLAG_ERROR, 0, frame_id) + data)
-        else:
-            write_parts(self.fd_out, RESPONSE, 0, frame_id, data)
-        state.requests += 1
-        if state.exit_after_response is not None:
-            _exit_now(state.exit_after_response)
-        if state.hang_after_response:
-            sleep_forever()
-        if pending is not None:
-            raise _StopServing()  # shutdown arrived while the command ran
+        self._send_final(RESPONSE, frame_id, ok, data, pending)
 
     def _handle_flagged(self, frame_id, flags, payload):
         """A request with flags: BINARY and/or STREAM (others are ignored)."""
@@ -401,14 +389,22 @@ class NativeBridge:
         pending = self._pending
         if pending is not None and pending is not _SHUTDOWN:
             raise pending  # the command swallowed end of input or a protocol error
+        self._send_final(END, frame_id, ok, data, pending)
+
+    def _send_final(self, kind, frame_id, ok, data, pending,
+                    _pack=HEADER.pack, _write=write_all):
+        """Write the request's last frame (``response`` or ``end``): ``data``
+        is the encoded payload (bytes), or parts with attachments (BINARY).
+        Then the test hooks, and a shutdown that arrived meanwhile."""
         if data.__class__ is bytes:
-            write_all(self.fd_out, HEADER.pack(HEADER_SIZE + len(data), END,
-                                               0 if ok else FLAG_ERROR, 0, frame_id) + data)
+            _write(self.fd_out, _pack(HEADER_SIZE + len(data), kind,
+                                      0 if ok else FLAG_ERROR, 0, frame_id) + data)
         else:
-            write_parts(self.fd_out, END, 0, frame_id, data)
+            write_parts(self.fd_out, kind, 0, frame_id, data)
+        state = self.state
         state.requests += 1
         if state.exit_after_response is not None:
-            _exit_now(state.exit_after_response)
+            exit_now(state.exit_after_response)
         if state.hang_after_response:
             sleep_forever()
         if pending is not None:
@@ -585,7 +581,8 @@ class NativeBridge:
         return 0
 
 
-def _exit_now(code):
+def exit_now(code):
+    """Flush stdout and stderr, then exit at once with ``code``."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
