@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,7 +16,9 @@
 #include <vector>
 
 #include "snakepit/events.h"
+#include "snakepit/json.h"
 #include "snakepit/session_store.h"
+#include "snakepit/status.h"
 
 namespace spdlog {
 class logger;
@@ -32,8 +36,14 @@ enum class Protocol {
 
 std::string_view protocol_name(Protocol protocol);  // "native", "snakepit-v0"
 
-// How to start one worker process. The executable is run directly (execve),
-// never through a shell; a name without '/' is looked up in PATH once.
+// Checks a request's arguments before any worker sees them. Runs on the
+// caller's thread; must be thread-safe. A non-OK status (InvalidArgument,
+// naming what is wrong) is the request's result.
+using ArgsValidator = std::function<Status(std::string_view command, const Json& args)>;
+
+// How to start one worker process, and what the host checks before a
+// request reaches one. The executable is run directly (execve), never
+// through a shell; a name without '/' is looked up in PATH once.
 struct Adapter {
   std::string name;        // shown in stats and logs, e.g. "python:snakepit_bridge.generic"
   std::string executable;  // program to run
@@ -41,6 +51,16 @@ struct Adapter {
   std::vector<std::pair<std::string, std::string>> env;  // added to the host's environment
   std::string working_dir;  // empty: the host's
   Protocol protocol = Protocol::kNative;
+
+  // Commands the pool serves. Non-empty: any other command is refused with
+  // InvalidArgument (reason unknown_command) without using a worker. Workers
+  // that announce their commands in `hello` are checked the same way.
+  std::vector<std::string> commands;
+  // Default deadline per command, in place of PoolOptions::request_timeout
+  // (ExecuteOptions::timeout still wins). Ranges as request_timeout.
+  std::map<std::string, Millis, std::less<>> command_timeouts;
+  // Optional argument check (see ArgsValidator).
+  ArgsValidator validate_args;
 };
 
 namespace adapters {
@@ -169,7 +189,18 @@ struct SessionOptions {
 };
 
 struct Options {
+  // The pool, when `pools` is empty.
   PoolOptions pool;
+  // Several pools side by side, each with its own adapter, size, limits and
+  // affinity; requests name theirs (ExecuteOptions::pool). Names must be
+  // unique. Non-empty: `pool` is ignored. The pools share the event loop,
+  // the session store, host functions and the run registry. A pool that
+  // fails to start does not stop the others: start() succeeds if one pool
+  // started, and the failed pool's requests get Unavailable (reason
+  // pool_failed) with its start error.
+  std::vector<PoolOptions> pools;
+  // The pool of requests that name none. Empty: the first pool.
+  std::string default_pool;
   SessionOptions sessions;
   // Telemetry from start-up on (more subscribers: Snakepit::subscribe).
   EventHandler on_event;

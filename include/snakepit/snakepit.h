@@ -42,6 +42,9 @@
 namespace snakepit {
 
 struct ExecuteOptions {
+  // The pool to run on (Options::pools); empty: the default pool. Errors:
+  // NotFound (reason unknown_pool), Unavailable (reason pool_failed).
+  std::string pool;
   // Total budget (queue wait + run). Unset: the pool's request_timeout.
   std::optional<std::chrono::milliseconds> timeout;
   // Absolute deadline; the earlier of this and `timeout` wins.
@@ -202,9 +205,14 @@ class Snakepit {
   std::uint64_t subscribe(EventHandler handler);
   void unsubscribe(std::uint64_t id);
 
+  // The default pool's stats; pool_stats() has every pool's, in the order
+  // of Options::pools (a pool that failed to start has its start_error).
   PoolStats stats() const;
+  std::vector<PoolStats> pool_stats() const;
+  // The workers of every pool.
   std::vector<WorkerInfo> list_workers() const;
-  // Waits until every non-failed slot has a ready or busy worker.
+  // Waits until every non-failed slot of every pool that started has a
+  // ready or busy worker.
   // Errors: DeadlineExceeded.
   Status await_ready(std::chrono::milliseconds timeout) const;
 

@@ -36,6 +36,7 @@ struct WorkerInfo {
 
 struct PoolStats {
   std::string pool;
+  std::string start_error;  // why the pool failed to start; empty: it started
   std::size_t size = 0;  // configured
   std::size_t ready = 0;
   std::size_t busy = 0;

@@ -86,6 +86,8 @@ Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, L
     for (auto& variable : marker_environment(registry_->marker())) env.push_back(std::move(variable));
   }
   spawn_spec_.env = build_environment(env);
+  // The adapter's own list, when it has one, is what the pool serves.
+  commands_.insert(options_.adapter.commands.begin(), options_.adapter.commands.end());
   for (std::size_t i = 0; i < options_.size; ++i) {
     slots_.push_back(std::make_unique<Slot>(io_, options_.restart));
   }
@@ -182,7 +184,7 @@ void Pool::on_worker_ready(Worker& worker) {
     return;
   }
   emit_worker(EventType::kWorkerReady, worker);
-  commands_.insert(worker.commands().begin(), worker.commands().end());
+  if (options_.adapter.commands.empty()) commands_.insert(worker.commands().begin(), worker.commands().end());
   if (phase_ == Phase::kStarting && all_ready()) {
     phase_ = Phase::kRunning;
     counters_.set_startup_duration(millis_between(start_time_, Clock::now()));

@@ -53,6 +53,7 @@ struct Request {
   Request(boost::asio::io_context& io) : timer(io) {}
 
   std::uint64_t id = 0;
+  std::size_t pool_index = 0;  // which of the Snakepit's pools runs it (cancels are routed by it)
   std::string command;
   Json args;
   bool idempotent = false;

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <algorithm>
 #include <optional>
 #include <thread>
 
@@ -138,7 +139,9 @@ struct Snakepit::Impl {
         events(logger),
         work(asio::make_work_guard(io)),
         gate(std::make_shared<internal::LoopGate>(
-            io, [this](const RequestPtr& request, Status why) { pool->cancel(request, std::move(why)); })) {
+            io, [this](const RequestPtr& request, Status why) {
+              pools[request->pool_index].pool->cancel(request, std::move(why));
+            })) {
     if (options.on_event) events.subscribe(options.on_event);
   }
 
@@ -159,15 +162,58 @@ struct Snakepit::Impl {
 
   bool on_loop_thread() const { return std::this_thread::get_id() == loop_thread_id; }
 
+  // Which pool runs a request, after the checks its adapter asks for:
+  // errors here reach the caller without a trip to the loop.
+  Result<std::size_t> route(const std::string& pool_name, const std::string& command, const Json& args) const {
+    std::size_t index = default_pool;
+    if (!pool_name.empty()) {
+      auto found = std::find_if(pools.begin(), pools.end(), [&](const PoolEntry& e) { return e.name() == pool_name; });
+      if (found == pools.end()) {
+        Json names = Json::array();
+        for (const auto& entry : pools) names.push_back(entry.name());
+        return not_found(fmt::format("no pool named {}", pool_name.substr(0, 64)),
+                         Json{{"reason", "unknown_pool"}, {"pool", pool_name.substr(0, 64)}, {"pools", names}});
+      }
+      index = static_cast<std::size_t>(found - pools.begin());
+    }
+    const PoolEntry& entry = pools[index];
+    if (!entry.start_error.ok()) {
+      return unavailable(fmt::format("pool {} failed to start: {}", entry.name(), entry.start_error.message()),
+                         Json{{"reason", "pool_failed"}, {"pool", entry.name()},
+                              {"start_error", entry.start_error.to_json()}});
+    }
+    if (const auto& validate = entry.options->adapter.validate_args) {
+      Status verdict;
+      try {
+        verdict = validate(command, args);
+      } catch (const std::exception& e) {
+        verdict = internal_error(fmt::format("the argument check of pool {} threw: {}", entry.name(), e.what()),
+                                 Json{{"reason", "validator_threw"}});
+      }
+      if (!verdict.ok()) return verdict;
+    }
+    return index;
+  }
+
   // `session` empty: a plain request; `stream` null: not streamed.
   // `handle`, when given, is set before the request can run.
   RequestHandle submit(std::string session, std::string command, Json args, internal::RequestCallback done,
                        const ExecuteOptions& opts, std::shared_ptr<internal::StreamChannel> stream = nullptr,
                        RequestHandle* handle_out = nullptr) {
+    auto target = route(opts.pool, command, args);
+    if (!target.ok()) {
+      done(target.status(), nullptr);
+      return {};
+    }
+    const PoolEntry& entry = pools[*target];
+    const auto& timeouts = entry.options->adapter.command_timeouts;
+    const auto command_timeout = timeouts.find(command);
     const auto now = std::chrono::steady_clock::now();
-    auto deadline = now + opts.timeout.value_or(options.pool.request_timeout);
+    auto deadline = now + opts.timeout.value_or(command_timeout != timeouts.end() ? command_timeout->second
+                                                                                  : entry.options->request_timeout);
     if (opts.deadline && *opts.deadline < deadline) deadline = *opts.deadline;
     auto r = std::make_shared<Request>(io);
+    r->pool_index = *target;
     r->command = std::move(command);
     r->args = std::move(args);
     r->idempotent = opts.idempotent;
@@ -180,17 +226,25 @@ struct Snakepit::Impl {
     RequestHandle handle(r, gate);
     if (handle_out != nullptr) *handle_out = handle;
     // When closed, the request is dropped unrun and its OnceCallback reports Unavailable.
-    gate->post_if_open([this, r = std::move(r)]() mutable {
+    gate->post_if_open([pool = entry.pool.get(), r = std::move(r)]() mutable {
       r->id = pool->next_request_id();
       pool->submit(std::move(r));
     });
     return handle;
   }
 
+  // The stream window of the pool a request will run on.
+  std::size_t stream_window(const ExecuteOptions& opts) const {
+    for (const auto& entry : pools) {
+      if (entry.name() == opts.pool) return entry.options->stream_window;
+    }
+    return pools[default_pool].options->stream_window;
+  }
+
   // A stream consumed on the calling thread.
   Result<Json> stream(std::string session, std::string command, Json args, const ChunkHandler& on_chunk,
                       const ExecuteOptions& opts) {
-    auto channel = std::make_shared<internal::StreamChannel>(options.pool.stream_window, nullptr);
+    auto channel = std::make_shared<internal::StreamChannel>(stream_window(opts), nullptr);
     StreamConsumer consumer{on_chunk, {}, false, nullptr};
     submit(
         std::move(session), std::move(command), std::move(args),
@@ -206,16 +260,35 @@ struct Snakepit::Impl {
     }
   }
 
-  PoolStats stats() {
-    PoolStats stats;
-    if (auto live = on_loop([this] { return pool->stats(); })) {
-      stats = std::move(*live);
+  // Every pool's stats, in the order of Options::pools.
+  std::vector<PoolStats> all_stats() {
+    std::vector<PoolStats> all;
+    if (auto live = on_loop([this] { return collect_stats(); })) {
+      all = std::move(*live);
     } else {
       std::lock_guard lock(mutex);
-      stats = final_stats;
+      all = final_stats;
     }
-    stats.sessions = sessions->stats();
-    return stats;
+    const SessionStoreStats session_stats = sessions->stats();
+    for (auto& stats : all) stats.sessions = session_stats;
+    return all;
+  }
+
+  // On the loop.
+  std::vector<PoolStats> collect_stats() const {
+    std::vector<PoolStats> all;
+    for (const auto& entry : pools) {
+      PoolStats stats;
+      if (entry.pool) {
+        stats = entry.pool->stats();
+      } else {
+        stats.pool = entry.name();
+        stats.size = entry.options->size;
+      }
+      if (!entry.start_error.ok()) stats.start_error = entry.start_error.message();
+      all.push_back(std::move(stats));
+    }
+    return all;
   }
 
   // Kills what hosts that died left behind, then records this run.
@@ -226,7 +299,7 @@ struct Snakepit::Impl {
     } else if (swept->processes_killed > 0 || swept->records_invalid > 0) {
       logger->warn("orphan sweep of {}: {}", data_dir, swept->to_json().dump());
     }
-    auto opened = internal::RunRegistry::open(data_dir, options.pool.name);
+    auto opened = internal::RunRegistry::open(data_dir, options.default_pool);
     if (!opened.ok()) {
       const Status& error = opened.status();
       return Status(error.code(), fmt::format("run registry ({}): {}", data_dir, error.message()), error.details());
@@ -250,7 +323,18 @@ struct Snakepit::Impl {
     if (gate->close()) {
       asio::post(io, [this, grace] {
         sweep_timer.cancel();
-        pool->shutdown(grace, [this] { finish_stop(); });
+        // Every pool stops at once; the last one to finish ends the loop.
+        auto remaining = std::make_shared<std::size_t>(pools.size());
+        for (auto& entry : pools) {
+          auto stopped_one = [this, remaining] {
+            if (--*remaining == 0) finish_stop();
+          };
+          if (entry.pool) {
+            entry.pool->shutdown(grace, stopped_one);
+          } else {
+            stopped_one();
+          }
+        }
       });
     }
     if (on_loop_thread()) return;  // from a callback: completes once the callback returns
@@ -272,7 +356,7 @@ struct Snakepit::Impl {
   // loop run what was posted before this point (FIFO) and end.
   void finish_stop() {
     registry->close();  // every worker is gone
-    PoolStats last = pool->stats();
+    std::vector<PoolStats> last = collect_stats();
     {
       std::lock_guard lock(mutex);
       final_stats = std::move(last);
@@ -305,13 +389,21 @@ struct Snakepit::Impl {
   internal::Launcher launcher;
   std::shared_ptr<SessionStore> sessions;
   std::shared_ptr<internal::FunctionRegistry> functions = std::make_shared<internal::FunctionRegistry>();
-  std::unique_ptr<internal::RunRegistry> registry;  // outlives the pool
-  std::unique_ptr<Pool> pool;
+  std::unique_ptr<internal::RunRegistry> registry;  // outlives the pools
+  // One per Options::pools, in order; fixed once start() returned.
+  struct PoolEntry {
+    const PoolOptions* options;  // in Impl::options
+    std::unique_ptr<Pool> pool;  // null: never built (its executable was not found)
+    Status start_error;          // set before start() returns, read-only after
+    const std::string& name() const { return options->name; }
+  };
+  std::vector<PoolEntry> pools;
+  std::size_t default_pool = 0;
   asio::steady_timer sweep_timer{io};
   // Stream deliveries of the async API and host functions: off the loop.
   asio::thread_pool callbacks{2};
   std::mutex mutex;
-  PoolStats final_stats;      // GUARDED_BY(mutex): what stats() returns after shutdown
+  std::vector<PoolStats> final_stats;  // GUARDED_BY(mutex): what stats() returns after shutdown
   std::promise<void> stopped_promise;
   std::shared_future<void> stopped = stopped_promise.get_future().share();
   std::once_flag joined;
@@ -319,12 +411,6 @@ struct Snakepit::Impl {
 
 Result<Snakepit> Snakepit::start(Options options) {
   if (auto status = internal::normalize_options(options); !status.ok()) return status;
-  auto resolved = internal::resolve_executable(options.pool.adapter.executable);
-  if (!resolved.ok()) {
-    Status error = resolved.status();
-    return Status(error.code(), fmt::format("pool {}: {}", options.pool.name, error.message()), error.details());
-  }
-  options.pool.adapter.executable = *resolved;
   std::shared_ptr<SessionStore> sessions = options.sessions.store;
   if (!sessions) {
     MemorySessionStoreOptions store_options;
@@ -337,18 +423,48 @@ Result<Snakepit> Snakepit::start(Options options) {
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->sessions = std::move(sessions);
   if (auto status = impl->open_registry(); !status.ok()) return status;
-  impl->pool = std::make_unique<Pool>(impl->io, impl->options.pool, impl->logger, impl->launcher, impl->sessions,
-                                      impl->events, impl->registry.get(), impl->functions, impl->callbacks);
+  for (auto& pool_options : impl->options.pools) {
+    Impl::PoolEntry entry{&pool_options, nullptr, {}};
+    if (pool_options.name == impl->options.default_pool) impl->default_pool = impl->pools.size();
+    if (auto resolved = internal::resolve_executable(pool_options.adapter.executable); resolved.ok()) {
+      pool_options.adapter.executable = *resolved;
+      entry.pool = std::make_unique<Pool>(impl->io, pool_options, impl->logger, impl->launcher, impl->sessions,
+                                          impl->events, impl->registry.get(), impl->functions, impl->callbacks);
+    } else {
+      const Status& error = resolved.status();
+      entry.start_error =
+          Status(error.code(), fmt::format("pool {}: {}", pool_options.name, error.message()), error.details());
+    }
+    impl->pools.push_back(std::move(entry));
+  }
   impl->start_loop();
-  std::promise<Status> started;
+  // Every pool starts at once; start() returns when all have finished.
+  std::promise<void> started;
   asio::post(impl->io, [&] {
-    impl->pool->start([&started](Status s) { started.set_value(std::move(s)); });
+    auto remaining = std::make_shared<std::size_t>(impl->pools.size());
+    for (auto& entry : impl->pools) {
+      auto finished = [&, remaining, entry = &entry](Status status) {
+        if (!status.ok()) {
+          entry->start_error = std::move(status);
+          if (impl->pools.size() > 1) impl->logger->error("{}; the other pools serve on", entry->start_error);
+        }
+        if (--*remaining == 0) started.set_value();
+      };
+      if (entry.pool) {
+        entry.pool->start(finished);
+      } else {
+        finished(entry.start_error);
+      }
+    }
     impl->sweep_sessions();
   });
-  Status status = started.get_future().get();
-  if (!status.ok()) {
+  started.get_future().wait();
+  const bool any_started = std::any_of(impl->pools.begin(), impl->pools.end(),
+                                       [](const Impl::PoolEntry& entry) { return entry.start_error.ok(); });
+  if (!any_started) {
+    Status first = impl->pools.front().start_error;
     impl->shutdown(std::chrono::milliseconds(0));
-    return status;
+    return first;
   }
   return Snakepit(std::move(impl));
 }
@@ -481,7 +597,7 @@ StreamHandle Snakepit::execute_stream_async(std::string command, Json args, Chun
     }
   };
   state->channel = std::make_shared<internal::StreamChannel>(
-      impl_->options.pool.stream_window,
+      impl_->stream_window(options),
       [weak = std::weak_ptr<AsyncStream>(state), &callbacks = impl_->callbacks, drain] {
         if (auto stream = weak.lock()) asio::post(callbacks, [stream, drain] { drain(stream); });
       });
@@ -550,17 +666,43 @@ void Snakepit::unsubscribe(std::uint64_t id) {
 
 std::shared_ptr<SessionStore> Snakepit::sessions() const { return impl_ ? impl_->sessions : nullptr; }
 
-PoolStats Snakepit::stats() const { return impl_ ? impl_->stats() : PoolStats{}; }
+PoolStats Snakepit::stats() const {
+  if (!impl_) return {};
+  return impl_->all_stats()[impl_->default_pool];
+}
 
-std::vector<WorkerInfo> Snakepit::list_workers() const { return stats().workers; }
+std::vector<PoolStats> Snakepit::pool_stats() const { return impl_ ? impl_->all_stats() : std::vector<PoolStats>{}; }
+
+std::vector<WorkerInfo> Snakepit::list_workers() const {
+  std::vector<WorkerInfo> workers;
+  for (auto& stats : pool_stats()) {
+    workers.insert(workers.end(), std::make_move_iterator(stats.workers.begin()),
+                   std::make_move_iterator(stats.workers.end()));
+  }
+  return workers;
+}
 
 Status Snakepit::await_ready(std::chrono::milliseconds timeout) const {
   if (!impl_) return moved_from();
   if (impl_->on_loop_thread()) return failed_precondition("await_ready() called on the loop thread");
   std::promise<Status> ready;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Every pool that started; the first error wins.
   const bool posted = impl_->gate->post_if_open([&] {
-    impl_->pool->await_ready(deadline, [&ready](Status s) { ready.set_value(std::move(s)); });
+    auto remaining = std::make_shared<std::size_t>(0);
+    auto first_error = std::make_shared<Status>();
+    std::vector<Pool*> running;
+    for (auto& entry : impl_->pools) {
+      if (entry.start_error.ok()) running.push_back(entry.pool.get());
+    }
+    *remaining = running.size();
+    if (running.empty()) ready.set_value({});
+    for (Pool* pool : running) {
+      pool->await_ready(deadline, [&ready, remaining, first_error](Status s) {
+        if (!s.ok() && first_error->ok()) *first_error = std::move(s);
+        if (--*remaining == 0) ready.set_value(*first_error);
+      });
+    }
   });
   if (!posted) return unavailable("pool is shut down", Json{{"reason", "pool_stopping"}});
   return ready.get_future().get();

@@ -20,7 +20,7 @@ Json to_json(const WorkerInfo& info) {
 Json to_json(const PoolStats& stats) {
   Json workers = Json::array();
   for (const auto& worker : stats.workers) workers.push_back(to_json(worker));
-  return {{"pool", stats.pool},
+  Json out = {{"pool", stats.pool},
           {"size", stats.size},
           {"ready", stats.ready},
           {"busy", stats.busy},
@@ -47,6 +47,8 @@ Json to_json(const PoolStats& stats) {
             {"worker_lost", stats.affinity_worker_lost}}},
           {"sessions", to_json(stats.sessions)},
           {"workers", std::move(workers)}};
+  if (!stats.start_error.empty()) out["start_error"] = stats.start_error;
+  return out;
 }
 
 }  // namespace snakepit
