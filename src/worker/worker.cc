@@ -208,10 +208,25 @@ void Worker::kill(Status reason) {
 void Worker::start_reading() {
   if (reading_paused_ || read_waiting_) return;
   read_waiting_ = true;
-  from_worker_.async_wait(Wait::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
-    self->read_waiting_ = false;
-    if (!ec && !self->exited()) self->on_readable();
-  });
+  // A read rather than a readiness wait: Asio tries it at once and else
+  // waits on the registration it has, where every wait re-arms epoll (one
+  // epoll_ctl per request). The decoder's space stays put until it lands:
+  // nothing else touches the decoder while a read is pending.
+  const std::span<char> space = codec_->read_space(kReadChunk);
+  from_worker_.async_read_some(
+      asio::buffer(space.data(), space.size()),
+      [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        self->read_waiting_ = false;
+        if (ec == asio::error::operation_aborted || self->exited()) return;
+        if (ec || n == 0) {
+          self->on_output_closed();
+          return;
+        }
+        // A full buffer is read on at once; after a short one Asio waits
+        // for the next readiness instead of trying a read that would fail.
+        self->codec_->commit(n);
+        if (self->handle_buffered()) self->start_reading();
+      });
 }
 
 void Worker::pause_reading() { reading_paused_ = true; }
@@ -236,30 +251,14 @@ bool Worker::handle_buffered() {
   return false;
 }
 
-void Worker::on_readable() {
-  const int fd = from_worker_.native_handle();
-  while (true) {
-    // Straight into the decoder: a large frame lands where it is decoded.
-    const std::span<char> space = codec_->read_space(kReadChunk);
-    const ssize_t n = ::read(fd, space.data(), space.size());
-    if (n > 0) {
-      codec_->commit(static_cast<std::size_t>(n));
-      if (!handle_buffered()) return;
-      if (static_cast<std::size_t>(n) < space.size()) break;  // likely drained: wait again
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) break;
-    // End of file (or a read error): the worker closed its side. Usually it
-    // is exiting; if it is still alive shortly after, it broke the protocol.
-    eof_grace_.expires_after(std::chrono::milliseconds(200));
-    eof_grace_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec || self->exited() || has_exited(self->pid_)) return;
-      self->protocol_violation(unavailable("closed its protocol output", Json{{"reason", "protocol_eof"}}));
-    });
-    return;
-  }
-  start_reading();
+void Worker::on_output_closed() {
+  // End of file (or a read error): the worker closed its side. Usually it
+  // is exiting; if it is still alive shortly after, it broke the protocol.
+  eof_grace_.expires_after(std::chrono::milliseconds(200));
+  eof_grace_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->exited() || has_exited(self->pid_)) return;
+    self->protocol_violation(unavailable("closed its protocol output", Json{{"reason", "protocol_eof"}}));
+  });
 }
 
 void Worker::handle_message(WorkerMessage message) {

@@ -106,7 +106,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
  private:
   void start_reading();
-  void on_readable();
+  void on_output_closed();
   // Handles the messages the codec holds; false when reading must not go on.
   bool handle_buffered();
   void handle_message(WorkerMessage message);
