@@ -30,7 +30,7 @@ BatchRequest parse_batch_request(std::string_view line, std::size_t line_number)
   if (auto id = object.find("id"); id != object.end()) request.id = *id;
   for (const auto& [key, value] : object.items()) {
     if (key != "id" && key != "command" && key != "args" && key != "timeout_ms" &&
-        key != "idempotent" && key != "session") {
+        key != "idempotent" && key != "session" && key != "pool") {
       return bad_line(std::move(request), line_number, fmt::format("unknown key \"{}\"", key));
     }
   }
@@ -73,6 +73,14 @@ BatchRequest parse_batch_request(std::string_view line, std::size_t line_number)
                       "\"session\" must be a string (a session id)");
     }
     request.session = session->get<std::string>();
+  }
+  if (auto pool = object.find("pool"); pool != object.end()) {
+    // Only the type here: the library answers an unknown name (reason unknown_pool).
+    if (!pool->is_string()) {
+      return bad_line(std::move(request), line_number, "\"pool\" must be a string (a pool name)");
+    }
+    request.pool = pool->get<std::string>();
+    request.options.pool = *request.pool;
   }
   return request;
 }

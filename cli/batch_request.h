@@ -1,7 +1,7 @@
 // One line of `snakepit exec --batch` input, and the lines written back.
 //
 //   in:  {"id": <any>, "command": "compute", "args": {...}, "timeout_ms": 500,
-//         "idempotent": false, "session": "user-42"}
+//         "idempotent": false, "session": "user-42", "pool": "py"}
 //   out: {"id": <id>, "ok": true, "result": <any>}
 //        {"id": <id>, "ok": true, "result": <any>, "worker": {"id": "default-0.1", "pid": 123},
 //         "previous_worker": "default-1.1"}   (session lines; previous_worker if it moved)
@@ -23,6 +23,7 @@ struct BatchRequest {
   Json args = Json::object();
   ExecuteOptions options;
   std::optional<std::string> session;  // run with execute_in_session
+  std::optional<std::string> pool;     // given: options.pool is set (else the runner's default)
   std::string error;                   // non-empty: the line is bad, answer with this
 };
 

@@ -14,8 +14,8 @@ bool is_blank_line(const std::string& line) {
 
 }  // namespace
 
-BatchRunner::BatchRunner(Snakepit& pit, std::size_t concurrency)
-    : pit_(pit), concurrency_(concurrency), out_(stdout) {}
+BatchRunner::BatchRunner(Snakepit& pit, std::size_t concurrency, std::string default_pool)
+    : pit_(pit), concurrency_(concurrency), default_pool_(std::move(default_pool)), out_(stdout) {}
 
 BatchRunner::~BatchRunner() { wait_until_below(1); }
 
@@ -45,6 +45,7 @@ void BatchRunner::submit(std::size_t line_number, const std::string& line) {
     out_.push(batch_response(request.id, Status(Code::kInvalidArgument, request.error)));
     return;
   }
+  if (!request.pool) request.options.pool = default_pool_;
   wait_until_below(concurrency_);
   {
     std::lock_guard lock(mutex_);

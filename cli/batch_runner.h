@@ -16,8 +16,9 @@ namespace snakepit::cli {
 
 class BatchRunner {
  public:
-  // REQUIRES: concurrency >= 1.
-  BatchRunner(Snakepit& pit, std::size_t concurrency);
+  // REQUIRES: concurrency >= 1. Lines without "pool" run on `default_pool`
+  // (empty: the Snakepit's default pool).
+  BatchRunner(Snakepit& pit, std::size_t concurrency, std::string default_pool = {});
   // Waits for every request in flight before the members go away.
   ~BatchRunner();
   BatchRunner(const BatchRunner&) = delete;
@@ -36,6 +37,7 @@ class BatchRunner {
 
   Snakepit& pit_;
   const std::size_t concurrency_;
+  const std::string default_pool_;
   std::mutex mutex_;
   std::condition_variable done_;
   std::size_t in_flight_ = 0;  // guarded by mutex_

@@ -44,8 +44,13 @@ int run_demo(const DemoFlags& flags) {
   const std::string adapter = !flags.pool.exec_line.empty() ? flags.pool.exec_line
                               : flags.pool.adapter == "node"   ? "node bridge, generic adapter"
                                                                : "python " + flags.pool.module;
-  fmt::print("{}\nStarting {} workers ({})...\n",
-             style.heading(sessions ? "Snakepit sessions demo" : "Snakepit demo"), size, adapter);
+  const std::string title = style.heading(sessions ? "Snakepit sessions demo" : "Snakepit demo");
+  if (flags.pool.config.empty()) {
+    fmt::print("{}\nStarting {} workers ({})...\n", title, size, adapter);
+  } else {
+    // The demo runs on the file's default pool.
+    fmt::print("{}\nStarting the pools of {}...\n", title, flags.pool.config);
+  }
   std::fflush(stdout);
 
   SignalWatcher watcher;  // before start: the pool's threads inherit its mask

@@ -64,9 +64,12 @@ int run_stream(Snakepit& pit, const ExecFlags& flags, Json args) {
     std::fflush(stdout);  // as it comes: a reader sees each chunk at once
     return StreamControl::kContinue;
   };
+  ExecuteOptions options;
+  options.pool = flags.pool_name;
   auto result = flags.session.empty()
-                    ? pit.execute_stream(flags.command, std::move(args), print_chunk)
-                    : pit.execute_stream_in_session(flags.session, flags.command, std::move(args), print_chunk);
+                    ? pit.execute_stream(flags.command, std::move(args), print_chunk, options)
+                    : pit.execute_stream_in_session(flags.session, flags.command, std::move(args), print_chunk,
+                                                    options);
   fmt::print("{}\n", to_line(result.ok() ? Json{{"result", *result}} : Json{{"error", result.status().to_json()}}));
   std::fflush(stdout);
   return exit_code(result.status().code());
@@ -76,11 +79,13 @@ int run_single(Snakepit& pit, const ExecFlags& flags) {
   std::string error;
   Json args = parse_json(flags.args_json, error).value_or(Json::object());
   if (flags.stream) return run_stream(pit, flags, std::move(args));
+  ExecuteOptions options;
+  options.pool = flags.pool_name;
   if (flags.session.empty()) {
-    auto result = pit.execute(flags.command, std::move(args));
+    auto result = pit.execute(flags.command, std::move(args), options);
     return print_outcome(result.status(), result.ok() ? &*result : nullptr);
   }
-  auto reply = pit.execute_in_session(flags.session, flags.command, std::move(args));
+  auto reply = pit.execute_in_session(flags.session, flags.command, std::move(args), options);
   if (reply.ok() && flags.verbose) print_where(flags.session, *reply);
   return print_outcome(reply.status(), reply.ok() ? &reply->value : nullptr);
 }
@@ -109,6 +114,11 @@ CLI::App* add_exec_command(CLI::App& app, ExecFlags& flags) {
                        "line names its own with \"session\"")
           ->check(session_id_validator())
           ->excludes(batch);
+  command
+      ->add_option("--pool", flags.pool_name,
+                   "Run on this pool (of --config); default: the default pool. --batch lines "
+                   "without \"pool\" use it")
+      ->type_name("NAME");
   command
       ->add_flag("-v,--verbose", flags.verbose,
                  "With --session: print \"session ID on worker W (pid P)\" on stderr")
@@ -146,7 +156,7 @@ int run_exec(const ExecFlags& flags) {
   } else if (flags.batch) {
     const std::size_t concurrency = flags.concurrency > 0 ? flags.concurrency : pit->stats().size;
     LineReader input(STDIN_FILENO, watcher.interrupt_fd(), kMaxBatchLine);
-    BatchRunner runner(*pit, concurrency > 0 ? concurrency : 1);
+    BatchRunner runner(*pit, concurrency > 0 ? concurrency : 1, flags.pool_name);
     runner.run(input, flags.stats);
   } else {
     code = run_single(*pit, flags);

@@ -17,6 +17,7 @@ struct ExecFlags {
   PoolFlags pool;
   std::string command;
   std::string args_json = "{}";
+  std::string pool_name;  // --pool: the pool to run on; empty: the default pool
   std::string session;   // --session: run the request in this session
   bool verbose = false;  // --verbose: with --session, where it ran on stderr
   bool stream = false;   // --stream: a line per chunk, then the final status

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "snakepit/config.h"
 #include "split_command_line.h"
 
 namespace snakepit::cli {
@@ -39,14 +40,6 @@ CLI::Validator command_line_validator() {
       "COMMAND LINE", "command_line");
 }
 
-std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
-  // Not registered globally: a program may hold several pools and loggers.
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  auto logger = std::make_shared<spdlog::logger>("snakepit", std::move(sink));
-  logger->set_level(spdlog::level::from_str(level));
-  return logger;
-}
-
 std::string absolute_path(const std::string& path) {
   std::error_code error;
   auto absolute = std::filesystem::absolute(path, error);
@@ -54,6 +47,14 @@ std::string absolute_path(const std::string& path) {
 }
 
 }  // namespace
+
+std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
+  // Not registered globally: a program may hold several pools and loggers.
+  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("snakepit", std::move(sink));
+  logger->set_level(spdlog::level::from_str(level));
+  return logger;
+}
 
 void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size_help) {
   command.add_option("--size", flags.size, "Number of workers (" + size_help + ")")
@@ -117,6 +118,19 @@ void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str()
       ->group("POOL");
+  // The file defines every pool completely: a flag beside it would leave
+  // unclear which pool it changes, so only --log-level may join it.
+  auto* config = command
+                     .add_option("--config", flags.config,
+                                 "Take the pools from this TOML file (docs/configuration.md); "
+                                 "excludes the other POOL flags except --log-level")
+                     ->type_name("FILE")
+                     ->group("POOL");
+  for (const char* name : {"--size", "--adapter", "--module", "--python-path", "--exec", "--protocol",
+                           "--timeout-ms", "--queue-timeout-ms", "--max-queue", "--startup-timeout-ms",
+                           "--affinity"}) {
+    config->excludes(command.get_option(name));
+  }
 }
 
 void check_pool_flags(const CLI::App& command, const PoolFlags& flags) {
@@ -133,6 +147,15 @@ void check_pool_flags(const CLI::App& command, const PoolFlags& flags) {
 }
 
 Result<Options> make_options(const PoolFlags& flags, std::size_t default_size) {
+  if (!flags.config.empty()) {
+    auto loaded = load_config_file(flags.config);
+    if (!loaded) return loaded.status();
+    for (auto& pool : loaded->pools) {
+      if (pool.size == 0 && default_size > 0) pool.size = default_size;
+    }
+    loaded->logger = make_logger(flags.log_level);
+    return loaded;
+  }
   Options options;
   PoolOptions& pool = options.pool;
   pool.size = flags.size > 0 ? flags.size : default_size;

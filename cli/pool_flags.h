@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,9 @@
 
 namespace CLI {
 class App;
+}
+namespace spdlog {
+class logger;
 }
 
 namespace snakepit::cli {
@@ -29,6 +33,7 @@ struct PoolFlags {
   std::size_t max_queue = PoolOptions{}.max_queue;
   std::string log_level = "warn";
   std::string affinity;  // empty: the library's default (hint)
+  std::string config;    // --config FILE: the pools come from this file instead
 };
 
 // Adds the POOL flags to `command`, with validators so bad values fail the
@@ -39,8 +44,14 @@ void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size
 // to be reported by CLI::App::exit() like any other parse error.
 void check_pool_flags(const CLI::App& command, const PoolFlags& flags);
 
-// Errors: InvalidArgument (a flag value the validators should have caught).
+// With --config, the file's pools (a pool without `size` gets
+// `default_size` when it is not 0). Errors: InvalidArgument (a flag value
+// the validators should have caught, a bad configuration), NotFound /
+// FailedPrecondition (the configuration cannot be read).
 Result<Options> make_options(const PoolFlags& flags, std::size_t default_size);
+
+// The --log-level logger, not registered globally.
+std::shared_ptr<spdlog::logger> make_logger(const std::string& level);
 
 // Starts the pool. On failure prints the error as JSON on stderr, so callers
 // only need to turn the status into an exit code.

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   g++ clang libclang-rt-14-dev cmake make pkg-config
   libboost-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libtomlplusplus-dev
   python3 nodejs perl procps
 )
 

@@ -355,6 +355,194 @@ TEST(CliBatch, SigtermShutsDownAndExits143) {
   }
 }
 
+// A TOML file in a fresh directory, removed with the directory.
+class ConfigFile {
+ public:
+  explicit ConfigFile(const std::string& text) {
+    char pattern[] = "/tmp/snakepit-cli-config-XXXXXX";
+    EXPECT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    std::ofstream(path()) << text;
+  }
+  ~ConfigFile() {
+    std::remove(path().c_str());
+    ::rmdir(dir_.c_str());
+  }
+  std::string path() const { return dir_ + "/snakepit.toml"; }
+
+ private:
+  std::string dir_;
+};
+
+constexpr const char* kTwoPools =
+    "default_pool = \"py\"\n"
+    "[pools.py]\nadapter = \"python\"\nsize = 1\n"
+    "[pools.js]\nadapter = \"node\"\nsize = 1\n";
+
+TEST(CliConfig, BadKeyIsInvalidArgumentNamingTheKey) {
+  ConfigFile config("[pools.py]\nadapter = \"python\"\nsise = 2\n");
+  CliProcess cli({"exec", "--config", config.path(), "ping"});
+  EXPECT_EQ(cli.finish(), 10);  // InvalidArgument
+  EXPECT_TRUE(cli.out_lines().empty());
+  const auto error = Json::parse(cli.err().substr(0, cli.err().find('\n')));
+  EXPECT_EQ(error["code"], "InvalidArgument");
+  EXPECT_EQ(error["details"]["key"], "pools.py.sise");
+  EXPECT_NE(error["message"].get<std::string>().find("pools.py.sise"), std::string::npos) << error;
+
+  CliProcess missing({"exec", "--config", "/nonexistent/snakepit.toml", "ping"});
+  EXPECT_EQ(missing.finish(), 11);  // NotFound
+  EXPECT_NE(missing.err().find("\"code\":\"NotFound\""), std::string::npos) << missing.err();
+}
+
+TEST(CliConfig, ExcludesThePoolDefiningFlags) {
+  ConfigFile config(kTwoPools);
+  for (const char* flag : {"--size=2", "--adapter=node", "--module=m", "--exec=w", "--timeout-ms=5",
+                           "--affinity=hint", "--python-path=d"}) {
+    CliProcess cli({"exec", "--config", config.path(), flag, "ping"});
+    EXPECT_EQ(cli.finish(), 2) << flag;
+    EXPECT_NE(cli.err().find("--config"), std::string::npos) << cli.err();
+  }
+}
+
+TEST(CliConfig, ExecRunsOnTheConfiguredPools) {
+  ConfigFile config(kTwoPools);
+  CliProcess cli({"exec", "--config", config.path(), "--log-level", "error", "ping"});
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  ASSERT_EQ(cli.out_lines().size(), 1u);
+  EXPECT_EQ(Json::parse(cli.out_lines()[0])["status"], "ok");
+
+  // The default pool is py: its workers are named after it.
+  CliProcess session({"exec", "--config", config.path(), "--session", "s1", "-v", "local_counter"});
+  EXPECT_EQ(session.finish(), 0) << session.err();
+  EXPECT_NE(session.err().find("on worker py-0.1"), std::string::npos) << session.err();
+}
+
+TEST(CliConfig, PoolFlagChoosesThePool) {
+  ConfigFile config(kTwoPools);
+  CliProcess node({"exec", "--config", config.path(), "--pool", "js", "ping"});
+  EXPECT_EQ(node.finish(), 0) << node.err();
+  ASSERT_EQ(node.out_lines().size(), 1u);
+  EXPECT_TRUE(Json::parse(node.out_lines()[0]).contains("node")) << node.out_lines()[0];
+
+  CliProcess stream({"exec", "--config", config.path(), "--pool", "js", "--stream", "count", "{\"n\": 2}"});
+  EXPECT_EQ(stream.finish(), 0) << stream.err();
+  EXPECT_EQ(stream.out_lines().size(), 3u);
+
+  CliProcess unknown({"exec", "--config", config.path(), "--pool", "nope", "ping"});
+  EXPECT_EQ(unknown.finish(), 11);  // NotFound
+  ASSERT_EQ(unknown.out_lines().size(), 1u);
+  const auto error = Json::parse(unknown.out_lines()[0]);
+  EXPECT_EQ(error["code"], "NotFound") << error;
+  EXPECT_EQ(error["details"]["reason"], "unknown_pool") << error;
+}
+
+TEST(CliConfig, BatchLinesNameTheirPool) {
+  ConfigFile config(kTwoPools);
+  CliProcess cli({"exec", "--config", config.path(), "--batch", "--pool", "js"});
+  cli.write_stdin(
+      "{\"id\":1,\"command\":\"ping\"}\n"
+      "{\"id\":2,\"command\":\"ping\",\"pool\":\"py\"}\n"
+      "{\"id\":3,\"command\":\"ping\",\"pool\":\"nope\"}\n"
+      "{\"id\":4,\"command\":\"ping\",\"pool\":4}\n");
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  auto by_id = responses_by_id(cli.out_lines());
+  ASSERT_EQ(by_id.size(), 4u);
+  EXPECT_TRUE(by_id["1"]["result"].contains("node")) << by_id["1"];     // --pool js
+  EXPECT_FALSE(by_id["2"]["result"].contains("node")) << by_id["2"];    // "pool": "py"
+  EXPECT_EQ(by_id["3"]["error"]["details"]["reason"], "unknown_pool") << by_id["3"];
+  EXPECT_EQ(by_id["4"]["error"]["code"], "InvalidArgument") << by_id["4"];
+}
+
+// doctor --json: the checks of each pool, by name.
+std::map<std::string, Json> doctor_checks(const Json& report, std::size_t pool) {
+  std::map<std::string, Json> checks;
+  for (const auto& check : report["pools"][pool]["checks"]) checks[check["name"]] = check;
+  return checks;
+}
+
+TEST(CliDoctor, DefaultPythonPoolPasses) {
+  CliProcess cli({"doctor", "--json"});
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  ASSERT_EQ(cli.out_lines().size(), 1u);
+  const auto report = Json::parse(cli.out_lines()[0]);
+  EXPECT_EQ(report["ok"], true) << report;
+  ASSERT_EQ(report["pools"].size(), 1u);
+  auto checks = doctor_checks(report, 0);
+  for (const char* name : {"executable", "version", "bridge", "module", "worker", "commands", "ping"}) {
+    ASSERT_TRUE(checks.count(name)) << name << " " << report;
+    EXPECT_EQ(checks[name]["ok"], true) << checks[name];
+    EXPECT_EQ(checks[name]["fix"], "") << checks[name];
+  }
+  EXPECT_NE(checks["version"]["detail"].get<std::string>().find("Python 3."), std::string::npos);
+  EXPECT_NE(checks["commands"]["detail"].get<std::string>().find("compute"), std::string::npos);
+
+  CliProcess text({"doctor"});
+  EXPECT_EQ(text.finish(), 0) << text.err();
+  ASSERT_FALSE(text.out_lines().empty());
+  EXPECT_EQ(text.out_lines().front(), "pool default (python:snakepit_bridge.generic)");
+  EXPECT_EQ(text.out_lines().back(), "all 7 checks passed");
+}
+
+TEST(CliDoctor, MissingPythonModuleFails) {
+  CliProcess cli({"doctor", "--adapter", "python", "--module", "no_such_module", "--json"});
+  EXPECT_EQ(cli.finish(), 1) << cli.err();
+  ASSERT_EQ(cli.out_lines().size(), 1u);
+  const auto report = Json::parse(cli.out_lines()[0]);
+  EXPECT_EQ(report["ok"], false);
+  auto checks = doctor_checks(report, 0);
+  EXPECT_EQ(checks["executable"]["ok"], true);
+  EXPECT_EQ(checks["module"]["ok"], false) << report;
+  EXPECT_NE(checks["module"]["detail"].get<std::string>().find("no_such_module"), std::string::npos);
+  EXPECT_NE(checks["module"]["fix"].get<std::string>().find("--python-path"), std::string::npos);
+  EXPECT_EQ(checks["worker"]["ok"], false) << report;
+  EXPECT_NE(checks["worker"]["detail"].get<std::string>().find("no_such_module"), std::string::npos);
+
+  CliProcess text({"doctor", "--module", "no_such_module"});
+  EXPECT_EQ(text.finish(), 1);
+  std::string out;
+  for (const auto& line : text.out_lines()) out += line + "\n";
+  EXPECT_NE(out.find("FAIL  module"), std::string::npos) << out;
+  EXPECT_NE(out.find("fix: "), std::string::npos) << out;
+}
+
+TEST(CliDoctor, ExecPoolWithMissingCommandFailsWithAFix) {
+  ConfigFile config("[pools.tools]\nadapter = \"exec\"\ncommand = [\"./no_such_worker\", \"--fast\"]\n");
+  CliProcess cli({"doctor", "--config", config.path(), "--json"});
+  EXPECT_EQ(cli.finish(), 1) << cli.err();
+  ASSERT_EQ(cli.out_lines().size(), 1u);
+  const auto report = Json::parse(cli.out_lines()[0]);
+  EXPECT_EQ(report["pools"][0]["pool"], "tools");
+  auto checks = doctor_checks(report, 0);
+  EXPECT_EQ(checks["executable"]["ok"], false) << report;
+  EXPECT_NE(checks["executable"]["detail"].get<std::string>().find("no_such_worker"), std::string::npos);
+  EXPECT_NE(checks["executable"]["fix"].get<std::string>().find("command"), std::string::npos);
+  EXPECT_EQ(checks["worker"]["ok"], false) << report;
+  EXPECT_FALSE(checks.count("version"));  // exec pools have no interpreter to ask
+}
+
+TEST(CliDoctor, NodeGenericPasses) {
+  CliProcess cli({"doctor", "--adapter", "node", "--json"});
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  ASSERT_EQ(cli.out_lines().size(), 1u);
+  const auto report = Json::parse(cli.out_lines()[0]);
+  EXPECT_EQ(report["ok"], true) << report;
+  auto checks = doctor_checks(report, 0);
+  EXPECT_NE(checks["version"]["detail"].get<std::string>().find("v"), std::string::npos);
+  EXPECT_EQ(checks["ping"]["ok"], true) << report;
+}
+
+TEST(CliDoctor, EveryPoolOfAConfig) {
+  ConfigFile config(kTwoPools);
+  CliProcess cli({"doctor", "--config", config.path(), "--json"});
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  ASSERT_EQ(cli.out_lines().size(), 1u);
+  const auto report = Json::parse(cli.out_lines()[0]);
+  ASSERT_EQ(report["pools"].size(), 2u) << report;
+  EXPECT_EQ(report["pools"][0]["pool"], "py");
+  EXPECT_EQ(report["pools"][1]["pool"], "js");
+  EXPECT_EQ(report["ok"], true) << report;
+}
+
 TEST(CliDemo, RunsEveryStep) {
   CliProcess cli({"demo", "--size", "2"});
   EXPECT_EQ(cli.finish(), 0) << cli.err();

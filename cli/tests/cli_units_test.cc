@@ -114,6 +114,17 @@ TEST(ParseBatchRequest, SessionMustBeAString) {
   }
 }
 
+TEST(ParseBatchRequest, Pool) {
+  auto request = parse_batch_request(R"({"id":1,"command":"ping","pool":"js"})", 1);
+  EXPECT_EQ(request.error, "");
+  EXPECT_EQ(request.pool, "js");
+  EXPECT_EQ(request.options.pool, "js");
+  EXPECT_FALSE(parse_batch_request(R"({"command":"ping"})", 1).pool.has_value());
+  auto bad = parse_batch_request(R"({"id":2,"command":"ping","pool":3})", 4);
+  EXPECT_EQ(bad.error, "line 4: \"pool\" must be a string (a pool name)");
+  EXPECT_EQ(bad.id, 2);
+}
+
 TEST(BatchResponse, SessionLineHasWorker) {
   SessionReply reply;
   reply.value = Json{{"count", 1}};

@@ -211,6 +211,10 @@ class Snakepit {
   std::vector<PoolStats> pool_stats() const;
   // The workers of every pool.
   std::vector<WorkerInfo> list_workers() const;
+  // The commands a pool serves (empty name: the default pool), sorted: the
+  // adapter's list, else what its workers announced; empty when unknown
+  // (snakepit-v0 workers). Errors: NotFound (reason unknown_pool).
+  Result<std::vector<std::string>> commands(const std::string& pool = {}) const;
   // Waits until every non-failed slot of every pool that started has a
   // ready or busy worker.
   // Errors: DeadlineExceeded.

@@ -41,6 +41,12 @@ Status session_worker_lost(const Request& request) {
 
 }  // namespace
 
+std::vector<std::string> Pool::commands() const {
+  std::vector<std::string> sorted(commands_.begin(), commands_.end());
+  std::sort(sorted.begin(), sorted.end());
+  return sorted;
+}
+
 Status Pool::unknown_command(const Request& request) const {
   std::vector<std::string_view> known(commands_.begin(), commands_.end());
   std::sort(known.begin(), known.end());

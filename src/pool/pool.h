@@ -55,6 +55,7 @@ class Pool final : public WorkerListener {
   void shutdown(Millis grace, std::function<void()> done);
 
   PoolStats stats() const;
+  std::vector<std::string> commands() const;  // sorted
   std::uint64_t next_request_id() { return ++last_request_id_; }
 
   // WorkerListener

@@ -165,18 +165,9 @@ struct Snakepit::Impl {
   // Which pool runs a request, after the checks its adapter asks for:
   // errors here reach the caller without a trip to the loop.
   Result<std::size_t> route(const std::string& pool_name, const std::string& command, const Json& args) const {
-    std::size_t index = default_pool;
-    if (!pool_name.empty()) {
-      auto found = std::find_if(pools.begin(), pools.end(), [&](const PoolEntry& e) { return e.name() == pool_name; });
-      if (found == pools.end()) {
-        Json names = Json::array();
-        for (const auto& entry : pools) names.push_back(entry.name());
-        return not_found(fmt::format("no pool named {}", pool_name.substr(0, 64)),
-                         Json{{"reason", "unknown_pool"}, {"pool", pool_name.substr(0, 64)}, {"pools", names}});
-      }
-      index = static_cast<std::size_t>(found - pools.begin());
-    }
-    const PoolEntry& entry = pools[index];
+    auto index = find_pool(pool_name);
+    if (!index.ok()) return index.status();
+    const PoolEntry& entry = pools[*index];
     if (!entry.start_error.ok()) {
       return unavailable(fmt::format("pool {} failed to start: {}", entry.name(), entry.start_error.message()),
                          Json{{"reason", "pool_failed"}, {"pool", entry.name()},
@@ -192,7 +183,17 @@ struct Snakepit::Impl {
       }
       if (!verdict.ok()) return verdict;
     }
-    return index;
+    return *index;
+  }
+
+  Result<std::size_t> find_pool(const std::string& pool_name) const {
+    if (pool_name.empty()) return default_pool;
+    auto found = std::find_if(pools.begin(), pools.end(), [&](const PoolEntry& e) { return e.name() == pool_name; });
+    if (found != pools.end()) return static_cast<std::size_t>(found - pools.begin());
+    Json names = Json::array();
+    for (const auto& entry : pools) names.push_back(entry.name());
+    return not_found(fmt::format("no pool named {}", pool_name.substr(0, 64)),
+                     Json{{"reason", "unknown_pool"}, {"pool", pool_name.substr(0, 64)}, {"pools", names}});
   }
 
   // `session` empty: a plain request; `stream` null: not streamed.
@@ -233,12 +234,11 @@ struct Snakepit::Impl {
     return handle;
   }
 
-  // The stream window of the pool a request will run on.
+  // The stream window of the pool a request will run on (an unknown pool
+  // fails the request before any chunk).
   std::size_t stream_window(const ExecuteOptions& opts) const {
-    for (const auto& entry : pools) {
-      if (entry.name() == opts.pool) return entry.options->stream_window;
-    }
-    return pools[default_pool].options->stream_window;
+    auto index = find_pool(opts.pool);
+    return pools[index.ok() ? *index : default_pool].options->stream_window;
   }
 
   // A stream consumed on the calling thread.
@@ -669,6 +669,15 @@ std::shared_ptr<SessionStore> Snakepit::sessions() const { return impl_ ? impl_-
 PoolStats Snakepit::stats() const {
   if (!impl_) return {};
   return impl_->all_stats()[impl_->default_pool];
+}
+
+Result<std::vector<std::string>> Snakepit::commands(const std::string& pool) const {
+  if (!impl_) return moved_from();
+  auto index = impl_->find_pool(pool);
+  if (!index.ok()) return index.status();
+  const Pool* target = impl_->pools[*index].pool.get();
+  if (target == nullptr) return std::vector<std::string>{};
+  return impl_->on_loop([target] { return target->commands(); }).value_or(std::vector<std::string>{});
 }
 
 std::vector<PoolStats> Snakepit::pool_stats() const { return impl_ ? impl_->all_stats() : std::vector<PoolStats>{}; }

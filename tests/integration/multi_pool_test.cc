@@ -1,6 +1,7 @@
 // Several named pools in one Snakepit: requests routed by name (default
 // pool when none), a pool that fails to start leaves the others serving, and
 // the adapter hooks (command list, argument check, per-command timeouts).
+#include <algorithm>
 #include <future>
 #include <string>
 #include <vector>
@@ -86,6 +87,11 @@ TEST_F(MultiPoolTest, UnknownPoolIsNotFound) {
   EXPECT_EQ(result.status().details()["reason"], "unknown_pool");
   EXPECT_EQ(result.status().details()["pools"], Json::array({"only"}));
   EXPECT_TRUE(call(pit, "ping", Json::object(), on_pool("only")).ok());
+  EXPECT_EQ(pit.commands("nope").status().details()["reason"], "unknown_pool");
+  auto offered = pit.commands("only");  // what the generic adapter's hello announced
+  ASSERT_TRUE(offered.ok()) << offered.status();
+  EXPECT_TRUE(std::is_sorted(offered->begin(), offered->end()));
+  EXPECT_NE(std::find(offered->begin(), offered->end(), "compute"), offered->end());
 }
 
 TEST_F(MultiPoolTest, APoolThatFailsToStartLeavesTheOthersServing) {
@@ -167,6 +173,9 @@ TEST_F(MultiPoolTest, AdapterCommandListRefusesOthersWithoutUsingAWorker) {
   EXPECT_EQ(refused.status().details()["reason"], "unknown_command");
   EXPECT_NE(refused.status().message().find("ping"), std::string::npos) << refused.status();
   EXPECT_EQ(pit.list_workers()[0].requests, 1u);  // only the ping reached the worker
+  auto offered = pit.commands();
+  ASSERT_TRUE(offered.ok()) << offered.status();
+  EXPECT_EQ(*offered, (std::vector<std::string>{"echo", "ping"}));
 }
 
 TEST_F(MultiPoolTest, ArgumentCheckRunsBeforeAnyWorker) {

@@ -10,7 +10,11 @@ SNAKEPIT_MAX_FRAME (default 64 MiB), SNAKEPIT_WORKER_ID, SNAKEPIT_PROTOCOL
 After start-up the bridge calls gc.freeze(): everything loaded so far (the
 adapter's modules, the bridge) moves to the permanent generation, so the
 cyclic collector never rescans it while serving requests. Automatic
-collection stays on for objects commands create.
+collection stays on for objects commands create: a plain request allocates
+and frees its objects in balance, so no collection runs while serving them
+(tests/python/test_fast_paths.py checks it), while a command that leaks
+reference cycles still has them collected. (gc.disable() would gain
+nothing here and risk unbounded memory.)
 
 SIGUSR1 prints every thread's Python stack to stderr (faulthandler, set up
 before the adapter is imported): the host sends it before killing a worker

@@ -11,6 +11,10 @@ itself costs several milliseconds (it compiles regular expressions), so it is
 imported only on rare paths: input ``loads`` cannot take in one C scan
 (surrounding whitespace, invalid JSON), an interpreter without ``_json``.
 
+``fast_encoder`` is dumps_result's C encoder without circular-reference
+markers, for the runtime's hot path (which falls back to dumps_result when
+it raises, so errors read as before).
+
 Byte strings (docs/protocol.md, "Binary payloads") cost nothing where there
 are none. ``dumps_result`` is ``dumps`` through a second C encoder whose
 ``default`` hook (called only for objects JSON cannot encode) raises
@@ -24,6 +28,8 @@ frames without the flag go through the plain ``loads``.
 """
 
 import struct
+
+from .framing import SplitPayload
 
 try:
     import _json
@@ -109,6 +115,15 @@ if _json is not None:
             _probe_markers.clear()
             raise
 
+    # The hot path's encoder (runtime.NativeBridge): dumps_result without
+    # the circular-reference markers (a dict insertion and removal per
+    # container). A cycle then ends in RecursionError instead of ValueError;
+    # callers fall back to dumps_result on any exception, which reports
+    # errors exactly as before.
+    fast_encoder = _json.make_encoder(
+        None, _probe_default, _json.encode_basestring, None,
+        ":", ",", False, False, False)
+
     def _make_encoder(default):
         return _json.make_encoder({}, default, _json.encode_basestring, None,
                                   ":", ",", False, False, False)
@@ -126,6 +141,9 @@ else:  # pragma: no cover
     def dumps_result(obj):
         return _std_json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
                                      allow_nan=False, default=_probe_default).encode(obj)
+
+    def fast_encoder(obj, _level):
+        return [dumps_result(obj)]
 
     def _make_encoder(default):
         encoder = _std_json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
@@ -210,22 +228,33 @@ def _has_placeholder_object(value):
 
 def loads_binary(payload, _unpack=JSON_LENGTH.unpack_from):
     """The payload of a frame with the BINARY flag (json_length:u32be, JSON,
-    attachments; bytes, bytearray or memoryview) -> the value, with a
-    ``bytes`` for each ``{"$bytes": [offset, length]}`` object.
+    attachments; bytes, bytearray, memoryview or framing.SplitPayload) ->
+    the value, with a ``bytes`` for each ``{"$bytes": [offset, length]}``
+    object (a SplitPayload's attachments themselves when one spans them
+    all: no copy).
 
     Raises BinaryPayloadError when the layout or a placeholder is bad,
     ValueError when the JSON is invalid.
     """
-    size = len(payload)
-    if size < 4:
-        raise BinaryPayloadError("binary payload of %d bytes has no JSON length" % size)
-    (json_length,) = _unpack(payload)
-    if json_length > size - 4:
-        raise BinaryPayloadError("binary payload announces %d bytes of JSON but holds %d"
-                                 % (json_length, size - 4))
-    view = memoryview(payload)
-    text = str(view[4:4 + json_length], "utf-8")
-    attachments = view[4 + json_length:]
+    whole = None
+    if type(payload) is SplitPayload:
+        # framing.FrameReader split it: head = json_length + JSON (checked
+        # there), tail = the attachments, handed on as they are to a byte
+        # string spanning all of them.
+        text = str(memoryview(payload.head)[4:], "utf-8")
+        whole = payload.tail  # bytes (a bytearray where new_bytes cannot)
+        attachments = memoryview(whole)
+    else:
+        size = len(payload)
+        if size < 4:
+            raise BinaryPayloadError("binary payload of %d bytes has no JSON length" % size)
+        (json_length,) = _unpack(payload)
+        if json_length > size - 4:
+            raise BinaryPayloadError("binary payload announces %d bytes of JSON but holds %d"
+                                     % (json_length, size - 4))
+        view = memoryview(payload)
+        text = str(view[4:4 + json_length], "utf-8")
+        attachments = view[4 + json_length:]
     available = len(attachments)
 
     def hook(obj):
@@ -242,6 +271,8 @@ def loads_binary(payload, _unpack=JSON_LENGTH.unpack_from):
                 raise BinaryPayloadError(
                     "byte string [%d, +%d] lies outside the %d attachment bytes"
                     % (start, length, available))
+            if length == available and whole.__class__ is bytes:
+                return whole  # (start is 0)
             return bytes(attachments[start:start + length])
         return obj
 

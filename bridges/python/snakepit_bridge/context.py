@@ -6,6 +6,8 @@ import time
 from .errors import FailedPrecondition
 from .session import Session
 
+_monotonic = time.monotonic
+
 
 class BridgeState:
     """State of the running bridge, reachable from commands as ``ctx.bridge``.
@@ -70,7 +72,7 @@ class Context:
         self.request_id = request_id
         self.command = command
         self.session_id = session_id
-        self.started_at = time.monotonic()
+        self.started_at = _monotonic()
         self._cancelled = False
         # _session stays unset until the first use of ``session``.
 

@@ -4,7 +4,7 @@ frame = length:u32be  kind:u8  flags:u8  reserved:u16  id:u64be  payload
 ``length`` counts header + payload (>= 12).
 
 Flags: ERROR, BINARY (payload = json_length:u32be, JSON, attachments; see
-codec.loads_binary) and STREAM. A frame with both ERROR and BINARY, or with
+codec.loads_binary and SplitPayload) and STREAM. A frame with both ERROR and BINARY, or with
 an unknown flag bit, is a protocol error (VALID_FLAGS lists the accepted
 flag bytes).
 """
@@ -56,6 +56,91 @@ _READ_SIZE = 1 << 16
 
 class ProtocolError(Exception):
     """The peer sent something that is not a valid frame."""
+
+
+class SplitPayload:
+    """The payload of a large BINARY frame as FrameReader reads it: ``head``
+    (json_length and the JSON, bytes) and ``tail`` (the attachments, one
+    bytes object filled straight from the pipe). codec.loads_binary hands
+    ``tail`` itself to a byte string that spans all of it, so a large byte
+    string reaches the command without a copy. ``bytes(payload)`` joins
+    them."""
+
+    __slots__ = ("head", "tail")
+
+    def __init__(self, head, tail):
+        self.head = head
+        self.tail = tail
+
+    def __len__(self):
+        return len(self.head) + len(self.tail)
+
+    def __bytes__(self):
+        return self.head + self.tail
+
+    def __repr__(self):
+        return "SplitPayload(<%d + %d bytes>)" % (len(self.head), len(self.tail))
+
+
+def _bytes_filler():
+    """A function n -> (bytes object of n bytes, writable memoryview of its
+    contents), or None where that is not possible.
+
+    CPython's PyBytes_FromStringAndSize(NULL, n) returns a bytes object whose
+    contents are not initialised (no zero-fill), meant to be filled by its
+    creator before anyone else sees it; the view (PyMemoryView_FromMemory
+    on the object's ob_sval) lets readinto fill it. The caller must drop
+    the view before handing the object on, and must not let the view
+    outlive it. Checked once on a small object; None (callers then use a
+    bytearray and a copy) on other interpreters or without ctypes.
+    """
+    import sys
+    if sys.implementation.name != "cpython":
+        return None
+    try:
+        import ctypes
+        api = ctypes.pythonapi
+        # Private function objects: setting argtypes on api's own would
+        # change them for every user of ctypes.pythonapi in the process.
+        new = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_char_p, ctypes.c_ssize_t)(
+            ("PyBytes_FromStringAndSize", api))
+        view_of = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_ssize_t,
+                                    ctypes.c_int)(("PyMemoryView_FromMemory", api))
+        offset = bytes.__basicsize__ - 1  # offsetof(PyBytesObject, ob_sval)
+        writable = 0x200  # PyBUF_WRITE
+
+        def fill(n):
+            obj = new(None, n)
+            return obj, view_of(id(obj) + offset, n, writable)
+
+        obj, view = fill(64)
+        view[:] = bytes(range(64))
+        del view
+        if obj != bytes(range(64)) or hash(obj) != hash(bytes(range(64))):
+            return None
+        return fill
+    except Exception:
+        return None
+
+
+# _bytes_filler(), made when a large frame first needs it (importing ctypes
+# takes milliseconds).
+_FILL_UNKNOWN = object()
+_fill = _FILL_UNKNOWN
+
+
+def new_bytes(n):
+    """(obj, view): a new object of ``n`` bytes to be filled through the
+    writable memoryview ``view`` (drop it before handing ``obj`` on): an
+    uninitialised bytes object where possible, else a bytearray."""
+    global _fill
+    fill = _fill
+    if fill is _FILL_UNKNOWN:
+        fill = _fill = _bytes_filler()
+    if fill is None or n < 2:  # (0- and 1-byte objects may be shared)
+        obj = bytearray(n)
+        return obj, memoryview(obj)
+    return fill(n)
 
 
 def encode_frame(kind, flags, frame_id, payload=b""):
@@ -143,7 +228,10 @@ class FrameReader:
 
     Small frames: one ``os.read(fd, 64 KiB)`` fills a buffer from which as
     many frames as are complete are parsed. A large frame is finished with
-    ``readinto`` straight into a buffer of the payload's size.
+    ``readinto`` straight into the object handed on (_read_large): a bytes
+    object that is neither zero-filled first nor copied afterwards
+    (new_bytes), or for a BINARY frame a SplitPayload whose attachments are
+    such an object.
     """
 
     def __init__(self, fd, max_frame=DEFAULT_MAX_FRAME, kinds=HOST_TO_WORKER):
@@ -171,9 +259,15 @@ class FrameReader:
             size = len(data)
             if size >= PREFIX_SIZE:
                 length, kind, flags, _, frame_id = _unpack(data)
-                if (length + 4 == size and length <= self.max_frame
-                        and kind in self.kinds and flags in VALID_FLAGS):
-                    return kind, flags, frame_id, data[PREFIX_SIZE:]
+                if (length <= self.max_frame and kind in self.kinds
+                        and flags in VALID_FLAGS):
+                    if length + 4 == size:
+                        return kind, flags, frame_id, data[PREFIX_SIZE:]
+                    if length + 4 - size > _READ_SIZE:  # the start of a large frame
+                        payload = self._read_large(data, 0, length, flags)
+                        if payload is None:
+                            return None
+                        return kind, flags, frame_id, payload
             elif not size:
                 self.eof = True
                 return None
@@ -197,7 +291,7 @@ class FrameReader:
                         self._pos = end
                     return kind, flags, frame_id, payload
                 if end - len(buf) > _READ_SIZE:
-                    payload = self._read_large(pos, length)
+                    payload = self._read_large(buf, pos, length, flags)
                     if payload is None:
                         return None
                     return kind, flags, frame_id, payload
@@ -215,21 +309,38 @@ class FrameReader:
                 return None
             buf += data
 
-    def _read_large(self, pos, length):
-        buf = self._buf
-        payload = bytearray(length - HEADER_SIZE)
-        have = len(buf) - pos - PREFIX_SIZE
-        payload[:have] = buf[pos + PREFIX_SIZE:]
-        buf.clear()
-        self._pos = 0
-        view = memoryview(payload)
-        while have < len(payload):
-            n = self._file.readinto(view[have:])
+    def _read_large(self, buf, pos, length, flags):
+        """Finish a frame that starts at ``pos`` in ``buf`` (the buffer, or
+        what the last read returned) and extends well beyond it: the rest
+        is read straight into its final object (new_bytes: no zero-fill, no
+        copy but of what was already read). A BINARY payload whose JSON was
+        read becomes a SplitPayload, its attachments one object."""
+        start = pos + PREFIX_SIZE
+        size = length - HEADER_SIZE
+        have = len(buf) - start
+        split = 0
+        if flags & FLAG_BINARY and have >= 4:
+            split = 4 + struct.unpack_from(">I", buf, start)[0]
+            if split > have or split > size:
+                split = 0  # loads_binary reports a bad json_length
+        head = bytes(buf[start:start + split]) if split else None
+        obj, view = new_bytes(size - split)
+        have -= split
+        with memoryview(buf) as buffered:
+            view[:have] = buffered[start + split:]
+        if buf is self._buf:
+            buf.clear()
+            self._pos = 0
+        left = len(view)
+        readinto = self._file.readinto
+        while have < left:
+            n = readinto(view[have:])
             if not n:
                 self.eof = True
                 return None
             have += n
-        return payload
+        del view
+        return obj if head is None else SplitPayload(head, obj)
 
     def poll(self):
         """Read what is available now without blocking (False at EOF)."""

@@ -138,7 +138,7 @@ class Command:
     failure.
     """
 
-    __slots__ = ("name", "fn", "streaming", "parameters", "_fast",
+    __slots__ = ("name", "fn", "streaming", "parameters", "empty_ok", "_fast",
                  "_names", "_required", "_varkw", "_ctx_name")
 
     def __init__(self, name, fn, streaming=False):
@@ -147,6 +147,9 @@ class Command:
         self.streaming = streaming
         self._fast = False
         self.parameters = params = read_parameters(fn)
+        # True when check(ctx, {}) is known to pass: the runtime then skips
+        # it for requests without arguments.
+        self.empty_ok = params is None
         if not params or params[0][1] > POSITIONAL_OR_KEYWORD:
             return
         names = []
@@ -167,6 +170,7 @@ class Command:
         # bind twice.
         self._ctx_name = params[0][0] if params[0][1] == POSITIONAL_OR_KEYWORD else None
         self._fast = True
+        self.empty_ok = not required
 
     def check(self, ctx, args):
         if self._fast:

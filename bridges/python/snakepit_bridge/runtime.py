@@ -3,7 +3,13 @@
 Commands run synchronously, one at a time, in the main thread. The loop is
 the hot path of the pool, so it avoids per-frame overhead: one read() per
 small frame, one write() per response, precompiled struct, JSON coders bound
-once (codec.py), names bound to locals.
+once (codec.py), names bound to locals. Requests without flags go through
+NativeBridge._request_handler, a closure that runs the C scanner and the
+C encoder (codec.fast_encoder, no circular-reference markers) directly and
+writes header and body with one os.write; anything unusual falls back,
+before or after the command, to the general code, which reports errors as
+always (tests/python/test_fast_paths.py compares the two). A large frame
+is read straight into its final bytes object (framing.FrameReader).
 
 A command may call the host (``ctx.call``, ``ctx.session``): the bridge
 writes a ``call`` frame and reads frames until the matching ``reply``,
@@ -29,8 +35,9 @@ import sys
 import time
 
 from . import __version__
-from .codec import (JSON_LENGTH, BinaryPayloadError, HasBytes, dumps,
-                    dumps_result, dumps_with_bytes, loads, loads_binary)
+from .codec import (JSON_LENGTH, BinaryPayloadError, HasBytes, _scan_once, dumps,
+                    dumps_result, dumps_with_bytes, fast_encoder, loads,
+                    loads_binary)
 from .context import Context
 from .errors import (CODES, InvalidArgument, ResourceExhausted,
                      error_from_exception, host_call_error_class, make_error)
@@ -73,12 +80,13 @@ def run_command(commands, ctx, name, args, collect=True):
                 "InvalidArgument", "TypeError",
                 "%s: \"args\" must be a JSON object, not %s" % (name, _json_type(args)))
         args = {}
+    if args or not cmd.empty_ok:
+        try:
+            cmd.check(ctx, args)
+        except TypeError as exc:
+            return False, make_error("InvalidArgument", "TypeError", "%s(): %s" % (name, exc))
     try:
-        cmd.check(ctx, args)
-    except TypeError as exc:
-        return False, make_error("InvalidArgument", "TypeError", "%s(): %s" % (name, exc))
-    try:
-        result = cmd.fn(ctx, **args)
+        result = cmd.fn(ctx, **args) if args else cmd.fn(ctx)
     except Exception as exc:
         return False, error_from_exception(exc, _format_traceback(exc))
     if cmd.streaming and collect:
@@ -153,6 +161,23 @@ def encode_result(name, value, max_payload, what="result"):
     When ``value`` holds byte strings the payload is instead a tuple
     (json_length + JSON bytes, attachments, payload size) for write_parts.
     """
+    data = None
+    try:
+        data = "".join(fast_encoder(value, 0)).encode("utf-8")
+    except HasBytes:
+        data = HasBytes
+    except Exception:  # the checked encoder reports it (outside this except
+        pass           # block: no "During handling..." in the traceback)
+    if data is HasBytes:
+        return _encode_with_bytes(name, value, max_payload, what)
+    if data is None or len(data) > max_payload:
+        return _encode_checked(name, value, max_payload, what)
+    return True, data
+
+
+def _encode_checked(name, value, max_payload, what):
+    """encode_result with the checked encoder (codec.dumps_result: circular
+    references are a ValueError), for values the fast one refused."""
     try:
         data = dumps_result(value).encode("utf-8")
     except HasBytes:
@@ -288,7 +313,7 @@ class NativeBridge:
         Raises ProtocolError on a malformed frame from the host.
         """
         read_frame = self.reader.read_frame
-        handle_request = self._handle_request
+        handle_request = self._request_handler()
         handle_flagged = self._handle_flagged
         fd_out = self.fd_out
         pack = HEADER.pack
@@ -315,6 +340,73 @@ class NativeBridge:
             if stop.error is not None:
                 raise stop.error from None
             return self._finish()
+
+    def _request_handler(self):
+        """The handler of requests without flags: (frame_id, payload) -> None.
+
+        The hot path, a closure over everything it needs: _handle_request
+        with the JSON scanner, the encoder (fast_encoder, then encode_result
+        if it fails) and the response's write inlined. A payload that is not
+        a JSON object in one scan or whose ``session`` is not a string goes
+        to _handle_request (before any command runs), which reports it.
+        """
+        general = self._handle_request
+        commands = self.adapter.commands
+        state = self.state
+        fd_out = self.fd_out
+        max_payload = self.max_payload
+        bridge = self
+
+        def handle_request(frame_id, payload, _scan=_scan_once, _dict=dict, _type=type,
+                           _len=len, _bytes=bytes, _context=Context, _run=run_command,
+                           _enc=fast_encoder, _join="".join, _pack=HEADER.pack,
+                           _write=os.write, _shutdown=_SHUTDOWN):
+            try:
+                text = payload.decode()
+                request, end = _scan(text, 0)
+            except Exception:  # bad UTF-8 or JSON, whitespace around it, ...
+                return general(frame_id, payload)
+            if end != _len(text) or _type(request) is not _dict:
+                return general(frame_id, payload)
+            session = request.get("session")
+            if session is not None and _type(session) is not str:
+                return general(frame_id, payload)
+            name = request.get("command")
+            ok, value = _run(commands, _context(frame_id, name, None, state, session),
+                             name, request.get("args"))
+            request = None
+            pending = bridge._pending
+            if pending is not None and pending is not _shutdown:
+                raise pending  # the command swallowed end of input or a protocol error
+            if ok:
+                data = None
+                try:
+                    data = _join(_enc(value, 0)).encode()
+                except HasBytes:
+                    data = HasBytes
+                except Exception:  # not JSON, a cycle, ...: reported below
+                    pass           # (outside the except block, no chaining)
+                if data is HasBytes:
+                    ok, data = _encode_with_bytes(name, value, max_payload, "result")
+                elif data is None or _len(data) > max_payload:
+                    ok, data = _encode_checked(name, value, max_payload, "result")
+            else:
+                data = encode_error(value)
+            value = None
+            if data.__class__ is not _bytes or pending is not None:
+                return bridge._send_final(RESPONSE, frame_id, ok, data, pending)
+            frame = _pack(HEADER_SIZE + _len(data), RESPONSE, 0 if ok else FLAG_ERROR, 0,
+                          frame_id) + data
+            n = _write(fd_out, frame)
+            if n != _len(frame):
+                write_all(fd_out, memoryview(frame)[n:])  # a partial write
+            state.requests += 1
+            if state.exit_after_response is not None:
+                exit_now(state.exit_after_response)
+            if state.hang_after_response:
+                sleep_forever()
+
+        return handle_request
 
     def _handle_request(self, frame_id, payload,
                         _loads=loads, _run=run_command, _encode=encode_result):
@@ -411,7 +503,7 @@ class NativeBridge:
             raise _StopServing()  # shutdown arrived while the command ran
 
     def _pump(self, ctx, name, result, _monotonic=time.monotonic,
-              _encode=encode_result, _dumps=dumps_result, _pack=HEADER.pack,
+              _encode=encode_result, _enc=fast_encoder, _join="".join, _pack=HEADER.pack,
               _write=os.write):
         """Send the chunks of a streaming command's iterator; (ok, encoded
         payload of the ``end`` frame): its return value, or the error
@@ -439,7 +531,7 @@ class NativeBridge:
                 close_iterator(it)
                 raise self._pending  # the command swallowed end of input or a protocol error
             try:
-                data = _dumps(value).encode("utf-8")
+                data = _join(_enc(value, 0)).encode()
             except Exception:  # byte strings, or not JSON: the general path
                 data = None
             if data is None or len(data) > max_payload:
