@@ -35,17 +35,17 @@ test-python:
 test-node:
 	node --test tests/node/*.test.js
 
-# Start-up and ping figures (docs/performance.md), the session store micro
-# benchmarks, then streams, byte strings and host calls. Not part of the tests.
+# The load generator against its floors and baselines (docs/performance.md),
+# then the single-purpose and micro benchmarks. Not part of the tests.
 bench: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake -S . -B $(BUILD_DIR) -DSNAKEPIT_BENCHMARKS=ON
-	cmake --build $(BUILD_DIR) -j$(JOBS) --target snakepit_pool_bench snakepit_session_store_bench snakepit_codec_bench snakepit_stream_bench \
-	  snakepit_tiny_worker snakepit_pipe_floor
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target snakepit snakepit_pool_bench snakepit_session_store_bench \
+	  snakepit_codec_bench snakepit_stream_bench snakepit_tiny_worker snakepit_pipe_floor
+	$(BUILD_DIR)/bin/snakepit bench --python $(PYTHON)
 	$(BUILD_DIR)/bin/snakepit_pool_bench
 	$(BUILD_DIR)/bin/snakepit_session_store_bench
 	$(BUILD_DIR)/bin/snakepit_codec_bench
 	PATH=$(dir $(PYTHON)):$$PATH $(BUILD_DIR)/bin/snakepit_stream_bench
-	bench/baselines/run.sh $(BUILD_DIR)
 
 # Sanitizer builds, each in its own directory (CI runs them after `make test`).
 # TSan covers the library's tests; the CLI tests drive a binary from outside.
