@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -58,15 +60,17 @@ struct ChildPlan {
   // The error pipe goes above the fds being set up so nothing clobbers it.
   int error_fd = ::fcntl(plan.error_fd, F_DUPFD_CLOEXEC, 10);
   if (error_fd < 0) child_fail(plan.error_fd, errno);
-  // A fresh signal state: nothing blocked, default dispositions.
-  sigset_t none;
-  ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // A fresh signal state: default dispositions, then nothing blocked (in
+  // that order: signals arrive blocked, and a handler of the host must never
+  // run here).
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
   }
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
   if (::setpgid(0, 0) != 0) child_fail(error_fd, errno);
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(error_fd, errno);
   if (::getppid() != plan.parent) ::_exit(126);  // the host died before prctl took effect
@@ -91,6 +95,51 @@ struct ChildPlan {
   if (plan.working_dir != nullptr && ::chdir(plan.working_dir) != 0) child_fail(error_fd, errno);
   ::execve(plan.path, plan.argv, plan.envp);
   child_fail(error_fd, errno);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SNAKEPIT_SPAWN_WITH_FORK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SNAKEPIT_SPAWN_WITH_FORK 1
+#endif
+#endif
+
+// Starts the child running run_child(plan); returns its pid, or -1 (errno).
+// The child shares the host's memory on a stack of its own until it execs,
+// and the calling thread waits until then (CLONE_VM | CLONE_VFORK, as
+// posix_spawn does, which cannot set PR_SET_PDEATHSIG). A fork() of a busy,
+// multi-threaded host copies its page tables, and every later write to a
+// shared page is a copy-on-write fault with TLB shootdowns on every CPU:
+// milliseconds of host CPU per worker. Sanitizer builds fork, because the
+// child would run instrumented code on a stack their runtimes do not know.
+pid_t start_child(const ChildPlan& plan) {
+  // Every signal stays blocked across the clone; the child resets the
+  // handlers before it unblocks them.
+  sigset_t all;
+  sigset_t previous;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+#ifdef SNAKEPIT_SPAWN_WITH_FORK
+  const pid_t pid = ::fork();
+  if (pid == 0) run_child(plan);
+#else
+  constexpr std::size_t kChildStack = 64 * 1024;
+  void* stack = ::mmap(nullptr, kChildStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  pid_t pid = -1;
+  if (stack != MAP_FAILED) {
+    auto entry = [](void* arg) -> int { run_child(*static_cast<const ChildPlan*>(arg)); };
+    pid = ::clone(entry, static_cast<char*>(stack) + kChildStack, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                  const_cast<ChildPlan*>(&plan));
+  }
+#endif
+  const int error = errno;
+#ifndef SNAKEPIT_SPAWN_WITH_FORK
+  if (stack != MAP_FAILED) ::munmap(stack, kChildStack);  // the child has exec'd or exited
+#endif
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  errno = error;
+  return pid;
 }
 
 std::vector<char*> c_strings(const std::vector<std::string>& strings) {
@@ -188,9 +237,8 @@ Result<ChildProcess> spawn_process(const SpawnSpec& spec) {
   plan.envp = envp.data();
   plan.working_dir = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
 
-  const pid_t pid = ::fork();
-  if (pid < 0) return errno_status("fork", errno);
-  if (pid == 0) run_child(plan);
+  const pid_t pid = start_child(plan);
+  if (pid < 0) return errno_status("clone", errno);
 
   ::setpgid(pid, pid);  // also from the parent: no window where signals miss the group
   error_pipe->write.reset();
