@@ -40,6 +40,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bare_frames.h"
+
 extern char** environ;
 
 namespace {
@@ -47,27 +49,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::ordered_json;  // keeps the fields in the documented order
 
-enum Kind : std::uint8_t { kHello = 1, kRequest = 2, kResponse = 3, kShutdown = 11 };
-constexpr std::uint8_t kFlagError = 0x01, kFlagBinary = 0x02;
-constexpr std::size_t kHeader = 12;
+using namespace bare;
 constexpr std::size_t kMaxFrame = 64u << 20;
 
 [[noreturn]] void die(const std::string& what) {
   fmt::print(stderr, "snakepit_pipe_floor: {}\n", what);
   std::exit(1);
-}
-
-std::uint32_t get32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return (std::uint32_t{u[0]} << 24) | (std::uint32_t{u[1]} << 16) | (std::uint32_t{u[2]} << 8) | u[3];
-}
-void put32(char* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (24 - 8 * i));
-}
-std::uint64_t get64(const char* p) { return (std::uint64_t{get32(p)} << 32) | get32(p + 4); }
-void put64(char* p, std::uint64_t v) {
-  put32(p, static_cast<std::uint32_t>(v >> 32));
-  put32(p + 4, static_cast<std::uint32_t>(v));
 }
 
 // Length + header + the start of the payload; the id is patched per request.
@@ -79,66 +66,10 @@ std::string frame_head(std::uint8_t kind, std::uint8_t flags, std::string_view p
   return f.append(payload);
 }
 
-// Large frames exceed the pipe: writev may stop part way through an iovec.
-bool write_all(int fd, iovec* iov, int count) {
-  while (count > 0) {
-    const ssize_t n = ::writev(fd, iov, count);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    for (auto done = static_cast<std::size_t>(n); done > 0;) {
-      const std::size_t step = std::min(done, iov->iov_len);
-      iov->iov_base = static_cast<char*>(iov->iov_base) + step;
-      iov->iov_len -= step;
-      done -= step;
-      if (iov->iov_len == 0) ++iov, --count;
-    }
-    while (count > 0 && iov->iov_len == 0) ++iov, --count;
-  }
-  return true;
-}
-
-struct Frame {
-  std::uint8_t kind = 0, flags = 0;
-  std::uint64_t id = 0;
-  std::string_view payload;
-};
-
-// Buffered frame reader: one read() usually brings a whole frame.
-class Reader {
- public:
-  explicit Reader(int fd) : fd_(fd), buf_(64 << 10) {}
-  bool next(Frame& f) {  // false on end of input or a malformed length
-    if (!fill(4)) return false;
-    const std::size_t length = get32(buf_.data() + begin_);
-    if (length < kHeader || length > kMaxFrame || !fill(4 + length)) return false;
-    const char* p = buf_.data() + begin_ + 4;
-    f.kind = static_cast<std::uint8_t>(p[0]);
-    f.flags = static_cast<std::uint8_t>(p[1]);
-    f.id = get64(p + 4);
-    f.payload = {p + kHeader, length - kHeader};
-    begin_ += 4 + length;
-    return true;
-  }
-
- private:
-  bool fill(std::size_t need) {
-    if (begin_ + need > buf_.size()) {
-      std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
-      end_ -= begin_;
-      begin_ = 0;
-      if (need > buf_.size()) buf_.resize(need);
-    }
-    while (end_ - begin_ < need) {
-      const ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      end_ += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-  int fd_;
-  std::vector<char> buf_;
-  std::size_t begin_ = 0, end_ = 0;
+// Frames from one worker; the protocol allows the largest frame.
+struct Reader : FrameReader {
+  explicit Reader(int fd) : FrameReader(fd, kMaxFrame) {}
+  bool next(Frame& f) { return FrameReader::next(f) == Next::kFrame; }  // false: end of input or a bad length
 };
 
 struct Options {

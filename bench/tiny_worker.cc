@@ -21,31 +21,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bare_frames.h"
+
 namespace {
 
-enum Kind : std::uint8_t { kHello = 1, kRequest, kResponse, kChunk, kEnd, kCall, kReply, kCancel, kPing, kPong, kShutdown };
-constexpr std::uint8_t kFlagError = 0x01, kFlagBinary = 0x02, kFlagStream = 0x04;
-constexpr std::size_t kHeader = 12;
+using namespace bare;
 
 int env_int(const char* name, int fallback) {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? std::atoi(value) : fallback;
-}
-
-std::uint32_t get32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return (std::uint32_t{u[0]} << 24) | (std::uint32_t{u[1]} << 16) | (std::uint32_t{u[2]} << 8) | u[3];
-}
-
-void put32(char* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (24 - 8 * i));
-}
-
-std::uint64_t get64(const char* p) { return (std::uint64_t{get32(p)} << 32) | get32(p + 4); }
-
-void put64(char* p, std::uint64_t v) {
-  put32(p, static_cast<std::uint32_t>(v >> 32));
-  put32(p + 4, static_cast<std::uint32_t>(v));
 }
 
 [[noreturn]] void protocol_error(const char* what) {
@@ -63,21 +47,7 @@ void send(std::uint8_t kind, std::uint8_t flags, std::uint64_t id, std::string_v
   header[5] = static_cast<char>(flags);
   put64(header + 8, id);
   iovec iov[3] = {{header, sizeof header}, {const_cast<char*>(a.data()), a.size()}, {const_cast<char*>(b.data()), b.size()}};
-  std::size_t left = sizeof header + a.size() + b.size();
-  iovec* v = iov;
-  while (left > 0) {
-    const ssize_t n = ::writev(fd_out, v, static_cast<int>(iov + 3 - v));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ::_exit(0);  // the host closed its end: nobody to answer
-    left -= static_cast<std::size_t>(n);
-    for (auto done = static_cast<std::size_t>(n); done > 0 && v < iov + 3;) {
-      const std::size_t step = std::min(done, v->iov_len);
-      v->iov_base = static_cast<char*>(v->iov_base) + step;
-      v->iov_len -= step;
-      done -= step;
-      if (v->iov_len == 0) ++v;
-    }
-  }
+  if (!write_all(fd_out, iov, 3)) ::_exit(0);  // the host closed its end: nobody to answer
 }
 
 void send_error(std::uint64_t id, const std::string& code, const std::string& message) {
@@ -126,35 +96,12 @@ int main() {
        R"({"protocol":1,"pid":)" + std::to_string(::getpid()) +
            R"(,"bridge":"cpp-tiny","bridge_version":"0.1.0","adapter":"tiny","commands":["ping","echo"]})");
 
-  // Buffered reads: one read() usually brings a whole frame (or several).
-  std::vector<char> buf(64 << 10);
-  std::size_t begin = 0, end = 0;
-  const auto fill = [&](std::size_t need) {  // false on end of input
-    if (begin + need > buf.size()) {
-      std::memmove(buf.data(), buf.data() + begin, end - begin);
-      end -= begin;
-      begin = 0;
-      if (need > buf.size()) buf.resize(need);
-    }
-    while (end - begin < need) {
-      const ssize_t n = ::read(fd_in, buf.data() + end, buf.size() - end);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      end += static_cast<std::size_t>(n);
-    }
-    return true;
-  };
-  for (;;) {
-    if (!fill(4)) return 0;
-    const std::size_t length = get32(buf.data() + begin);
-    if (length < kHeader || length > max_frame) protocol_error("bad frame length");
-    if (!fill(4 + length)) return 0;  // end of input mid-frame: the host is gone
-    const char* frame = buf.data() + begin + 4;
-    const auto kind = static_cast<std::uint8_t>(frame[0]);
-    const auto flags = static_cast<std::uint8_t>(frame[1]);
-    const std::uint64_t id = get64(frame + 4);
-    const std::string_view payload(frame + kHeader, length - kHeader);
-    begin += 4 + length;
+  FrameReader reader(fd_in, max_frame);
+  for (Frame frame;;) {
+    const auto next = reader.next(frame);
+    if (next == FrameReader::Next::kBadLength) protocol_error("bad frame length");
+    if (next == FrameReader::Next::kEnd) return 0;  // end of input (even mid-frame): the host is gone
+    const auto [kind, flags, id, payload] = frame;
     if ((flags & ~(kFlagError | kFlagBinary | kFlagStream)) != 0) protocol_error("unknown flag");
     if ((flags & kFlagError) != 0 && (flags & kFlagBinary) != 0) protocol_error("ERROR with BINARY");
     switch (kind) {
