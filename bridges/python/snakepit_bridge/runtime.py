@@ -345,8 +345,7 @@ class NativeBridge:
         """The handler of requests without flags: (frame_id, payload) -> None.
 
         The hot path, a closure over everything it needs: _handle_request
-        with the JSON scanner, the encoder (fast_encoder, then encode_result
-        if it fails) and the response's write inlined. A payload that is not
+        with the JSON scanner and the response's write inlined. A payload that is not
         a JSON object in one scan or whose ``session`` is not a string goes
         to _handle_request (before any command runs), which reports it.
         """
@@ -359,7 +358,7 @@ class NativeBridge:
 
         def handle_request(frame_id, payload, _scan=_scan_once, _dict=dict, _type=type,
                            _len=len, _bytes=bytes, _context=Context, _run=run_command,
-                           _enc=fast_encoder, _join="".join, _pack=HEADER.pack,
+                           _encode=encode_result, _pack=HEADER.pack,
                            _write=os.write, _shutdown=_SHUTDOWN):
             try:
                 text = payload.decode()
@@ -379,17 +378,7 @@ class NativeBridge:
             if pending is not None and pending is not _shutdown:
                 raise pending  # the command swallowed end of input or a protocol error
             if ok:
-                data = None
-                try:
-                    data = _join(_enc(value, 0)).encode()
-                except HasBytes:
-                    data = HasBytes
-                except Exception:  # not JSON, a cycle, ...: reported below
-                    pass           # (outside the except block, no chaining)
-                if data is HasBytes:
-                    ok, data = _encode_with_bytes(name, value, max_payload, "result")
-                elif data is None or _len(data) > max_payload:
-                    ok, data = _encode_checked(name, value, max_payload, "result")
+                ok, data = _encode(name, value, max_payload)
             else:
                 data = encode_error(value)
             value = None
