@@ -20,7 +20,7 @@ extern char** environ;
 namespace snakepit::cli {
 namespace {
 
-constexpr std::size_t kMaxOutput = 64 * 1024;
+constexpr std::size_t kMaxOutput = 1 << 20;
 
 // Ok for an executable regular file; the Status says what is wrong otherwise.
 Status check_executable(const std::string& path) {
@@ -77,7 +77,8 @@ Result<std::string> find_program(const std::string& name) {
 
 Result<ProgramRun> run_program(const std::vector<std::string>& argv,
                                const std::vector<std::pair<std::string, std::string>>& env,
-                               std::chrono::milliseconds timeout, const std::string& working_dir) {
+                               std::chrono::milliseconds timeout, const std::string& working_dir,
+                               Stderr stderr_mode) {
   if (argv.empty()) return not_found("no program to run");
   Status executable = check_executable(argv.front());
   if (!executable.ok()) return executable;
@@ -88,7 +89,7 @@ Result<ProgramRun> run_program(const std::vector<std::string>& argv,
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 2);
+  if (stderr_mode == Stderr::kCapture) posix_spawn_file_actions_adddup2(&actions, out[1], 2);
   if (!working_dir.empty()) posix_spawn_file_actions_addchdir_np(&actions, working_dir.c_str());
   // The CLI blocks SIGINT/SIGTERM for its signal thread; the child must not inherit that.
   posix_spawnattr_t attributes;
