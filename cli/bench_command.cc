@@ -34,6 +34,7 @@ struct Plan {
   std::vector<std::size_t> startup_sizes = {1, 4, 16, 64};
   std::vector<std::size_t> ping_pools = {1, 2, 4, 8};
   std::vector<std::size_t> ping_concurrency = {1, 4, 16, 64};
+  std::vector<std::string> placements = {"shared", "per_core"};  // of the ping group's pools
   std::vector<std::size_t> session_concurrency = {1, 4};
   std::size_t session_pool = 2;
   int sessions = 100;
@@ -53,6 +54,9 @@ Plan make_plan(const BenchFlags& flags) {
     plan.tiny_workers = 50;
   }
   if (flags.requests > 0) plan.requests = flags.requests;
+  if (!flags.ping_pools.empty()) plan.ping_pools = flags.ping_pools;
+  if (!flags.ping_concurrency.empty()) plan.ping_concurrency = flags.ping_concurrency;
+  if (!flags.placements.empty()) plan.placements = flags.placements;
   for (const auto& g : flags.scenarios.empty() ? kGroups : flags.scenarios) {
     if (flags.scenarios.empty() && flags.quick && g == "baselines") continue;  // Python's pools take the longest
     plan.groups.insert(g == "all" ? std::string() : g);
@@ -247,25 +251,37 @@ class Bench {
   void ping() {
     for (int round = 0; round < plan_.rounds; ++round) {
       for (auto n : plan_.ping_pools) {
-        progress(fmt::format("ping, round {}/{}, pool of {}", round + 1, plan_.rounds, n));
-        measure_floor("floor_ping", n, round, [&] { return ping_floor(n, plan_.requests); });
-        auto pit = bench::start_pool(tools_.python, n);
-        for (auto c : plan_.ping_concurrency) {
-          Record r = head("ping", n, c, plan_.requests);
-          if (!pit) {
-            add(key_of("ping", n) + fmt::format("/{}", c), failed_start(std::move(r), pit.error()));
-            continue;
-          }
-          bench::Load load;
-          load.concurrency = c;
-          load.requests = plan_.requests;
-          r.update(bench::load_round(*pit, load, warmup(n, c)));
-          // Latency compares only when ours has one request per worker too.
-          std::vector<std::string> keys = {"throughput_rps"};
-          if (c == n) keys.emplace_back("p50_us");
-          add(key_of("ping", n) + fmt::format("/{}", c), std::move(r), {{key_of("floor_ping", n), keys, ""}});
-        }
+        for (const auto& placement : plan_.placements) ping_pool(n, round, placement);
       }
+    }
+  }
+
+  // One pool of `n` with `placement`, at every concurrency, after its floor:
+  // the bare-pipe driver placed freely (shared) or each driver thread pinned
+  // to its worker's CPU (per_core).
+  void ping_pool(std::size_t n, int round, const std::string& placement) {
+    const bool per_core = placement == "per_core";
+    const std::string scenario = per_core ? "ping_per_core" : "ping";
+    const std::string floor = per_core ? "floor_ping_pinned" : "floor_ping";
+    progress(fmt::format("ping, round {}/{}, pool of {}, placement {}", round + 1, plan_.rounds, n, placement));
+    measure_floor(floor, n, round, [&] {
+      return ping_floor(n, plan_.requests, per_core ? std::vector<std::string>{"--pin"} : std::vector<std::string>{});
+    });
+    auto pit = bench::start_pool(tools_.python, n, per_core ? Placement::kPerCore : Placement::kShared);
+    for (auto c : plan_.ping_concurrency) {
+      Record r = head(scenario, n, c, plan_.requests);
+      if (!pit) {
+        add(key_of(scenario, n) + fmt::format("/{}", c), failed_start(std::move(r), pit.error()));
+        continue;
+      }
+      bench::Load load;
+      load.concurrency = c;
+      load.requests = plan_.requests;
+      r.update(bench::load_round(*pit, load, warmup(n, c)));
+      // Latency compares only when ours has one request per worker too.
+      std::vector<std::string> keys = {"throughput_rps"};
+      if (c == n) keys.emplace_back("p50_us");
+      add(key_of(scenario, n) + fmt::format("/{}", c), std::move(r), {{key_of(floor, n), keys, ""}});
     }
   }
 
@@ -432,6 +448,17 @@ CLI::App* add_bench_command(CLI::App& app, BenchFlags& flags) {
       ->capture_default_str();
   command->add_option("--requests", flags.requests, "Requests per measured ping run (default 20000; --quick 300)")
       ->check(CLI::Range(1L, 100'000'000L));
+  command->add_option("--sizes", flags.ping_pools, "Comma list of pool sizes for the ping group (default 1,2,4,8)")
+      ->delimiter(',')
+      ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
+  command->add_option("--concurrency", flags.ping_concurrency,
+                      "Comma list of requests in flight for the ping group (default 1,4,16,64)")
+      ->delimiter(',')
+      ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
+  command->add_option("--placement", flags.placements,
+                      "Comma list of placements for the ping group's pools: shared, per_core (default: both)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"shared", "per_core"}));
   command->add_flag("--quick", flags.quick, "Small sizes for a smoke run of seconds");
   command->add_flag("--json", flags.json, "JSON lines only: no table and no progress on stderr");
   command->add_option("--tools-dir", flags.tools_dir,

@@ -6,6 +6,7 @@
 // docs/performance.md describes every scenario and figure.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct BenchFlags {
   bool json = false;      // JSON lines only: no table, no progress
   std::string tools_dir;  // empty: the directory of this executable
   std::string python;     // empty: python3 resolved as the pool does
+  std::vector<std::size_t> ping_pools;        // pool sizes of the ping group; empty: the plan's
+  std::vector<std::size_t> ping_concurrency;  // requests in flight of the ping group; empty: the plan's
+  std::vector<std::string> placements;        // "shared", "per_core"; empty: both
 };
 
 CLI::App* add_bench_command(CLI::App& app, BenchFlags& flags);

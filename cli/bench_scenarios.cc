@@ -77,8 +77,9 @@ void issue(const std::shared_ptr<LoadState>& s) {
 
 }  // namespace
 
-Result<Snakepit> start_pool(const Adapter& adapter, std::size_t size) {
+Result<Snakepit> start_pool(const Adapter& adapter, std::size_t size, Placement placement) {
   Options options;
+  options.placement = placement;
   options.pool.size = size;
   options.pool.adapter = adapter;
   return Snakepit::start(std::move(options));

@@ -12,7 +12,7 @@
 namespace snakepit::cli::bench {
 
 // Starts a pool of `size` workers of `adapter`, production defaults otherwise.
-Result<Snakepit> start_pool(const Adapter& adapter, std::size_t size);
+Result<Snakepit> start_pool(const Adapter& adapter, std::size_t size, Placement placement = Placement::kShared);
 
 // The request a load repeats.
 struct Load {

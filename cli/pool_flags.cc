@@ -114,6 +114,13 @@ void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size
                   "any), strict_queue (wait for it) or strict_fail_fast (fail if it is busy)")
       ->check(affinity_validator())
       ->group("POOL");
+  command
+      .add_option("--placement", flags.placement,
+                  "Where the event loops and workers run: shared (one loop, any CPU) or per_core "
+                  "(a loop per CPU, pinned with its workers; docs/performance.md)")
+      ->check(CLI::IsMember({"shared", "per_core"}))
+      ->capture_default_str()
+      ->group("POOL");
   command.add_option("--log-level", flags.log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str()
@@ -128,7 +135,7 @@ void add_pool_flags(CLI::App& command, PoolFlags& flags, const std::string& size
                      ->group("POOL");
   for (const char* name : {"--size", "--adapter", "--module", "--python-path", "--exec", "--protocol",
                            "--timeout-ms", "--queue-timeout-ms", "--max-queue", "--startup-timeout-ms",
-                           "--affinity"}) {
+                           "--affinity", "--placement"}) {
     config->excludes(command.get_option(name));
   }
 }
@@ -189,6 +196,11 @@ Result<Options> make_options(const PoolFlags& flags, std::size_t default_size) {
     if (!affinity)
       return Status(Code::kInvalidArgument, "--affinity: unknown mode " + flags.affinity);
     pool.affinity = *affinity;
+  }
+  if (flags.placement == "per_core") {
+    options.placement = Placement::kPerCore;
+  } else if (flags.placement != "shared") {
+    return Status(Code::kInvalidArgument, "--placement: unknown placement " + flags.placement);
   }
   options.logger = make_logger(flags.log_level);
   return options;

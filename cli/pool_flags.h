@@ -33,6 +33,7 @@ struct PoolFlags {
   std::size_t max_queue = PoolOptions{}.max_queue;
   std::string log_level = "warn";
   std::string affinity;  // empty: the library's default (hint)
+  std::string placement = "shared";  // --placement: shared or per_core (Options::placement)
   std::string config;    // --config FILE: the pools come from this file instead
 };
 

@@ -130,6 +130,17 @@ TEST(CliUsage, BadAffinityNamesTheModes) {
   }
 }
 
+TEST(CliUsage, BadPlacementNamesTheValues) {
+  for (const char* value : {"per-core", "numa"}) {
+    CliProcess cli({"exec", "--placement", value, "ping"});
+    EXPECT_EQ(cli.finish(), 2) << value;
+    EXPECT_TRUE(cli.out_lines().empty());
+    for (const char* word : {"--placement", "shared", "per_core"}) {
+      EXPECT_NE(cli.err().find(word), std::string::npos) << cli.err();
+    }
+  }
+}
+
 TEST(CliUsage, BadArgsJson) {
   for (const char* args : {"{bad", "[1]", "3"}) {
     CliProcess cli({"exec", "echo", args});
@@ -267,6 +278,23 @@ TEST(CliBatch, AnswersEveryLineThenStats) {
   EXPECT_EQ(stats["stats"]["requests"], 4);
 }
 
+TEST(CliBatch, PerCorePlacementServesEveryLine) {
+  CliProcess cli({"exec", "--batch", "--size", "2", "--concurrency", "4", "--placement", "per_core", "--stats"});
+  std::string input;
+  for (int i = 0; i < 20; ++i) input += Json{{"id", i}, {"command", "echo"}, {"args", {{"i", i}}}}.dump() + "\n";
+  cli.write_stdin(input);
+  EXPECT_EQ(cli.finish(), 0) << cli.err();
+  const auto& lines = cli.out_lines();
+  ASSERT_EQ(lines.size(), 21u);
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+    const auto line = Json::parse(lines[i]);
+    EXPECT_EQ(line["result"]["i"], line["id"]) << lines[i];
+  }
+  const auto stats = Json::parse(lines.back());
+  EXPECT_EQ(stats["stats"]["requests"], 20);
+  EXPECT_EQ(stats["stats"]["size"], 2);
+}
+
 // Parses the response lines (all but a last {"stats"} line) by their "id".
 std::map<std::string, Json> responses_by_id(const std::vector<std::string>& lines) {
   std::map<std::string, Json> by_id;
@@ -397,7 +425,7 @@ TEST(CliConfig, BadKeyIsInvalidArgumentNamingTheKey) {
 TEST(CliConfig, ExcludesThePoolDefiningFlags) {
   ConfigFile config(kTwoPools);
   for (const char* flag : {"--size=2", "--adapter=node", "--module=m", "--exec=w", "--timeout-ms=5",
-                           "--affinity=hint", "--python-path=d"}) {
+                           "--affinity=hint", "--python-path=d", "--placement=shared"}) {
     CliProcess cli({"exec", "--config", config.path(), flag, "ping"});
     EXPECT_EQ(cli.finish(), 2) << flag;
     EXPECT_NE(cli.err().find("--config"), std::string::npos) << cli.err();

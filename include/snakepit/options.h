@@ -188,6 +188,24 @@ struct SessionOptions {
   std::chrono::microseconds sweep_budget{2000};
 };
 
+// Where the event loops and the workers run (docs/performance.md, "CPU
+// co-location").
+enum class Placement {
+  // One event loop thread; the OS runs it and the workers on any CPU. The
+  // default: right under CPU quotas, on shared machines and for pools larger
+  // than the machine.
+  kShared,
+  // One event loop per CPU this process may use (sched_getaffinity), each
+  // pinned to its CPU together with the workers it owns, so a round trip
+  // never crosses CPUs. A request goes to the least busy loop (requests in
+  // flight per worker), the loop of the caller's CPU on a tie; the requests
+  // of one session always go to the same loop. Every pool is split across
+  // the loops (its queue limit too), so there are at most as many loops as
+  // the smallest pool has workers. Event handlers then run on several loop
+  // threads at once.
+  kPerCore,
+};
+
 struct Options {
   // The pool, when `pools` is empty.
   PoolOptions pool;
@@ -201,6 +219,7 @@ struct Options {
   std::vector<PoolOptions> pools;
   // The pool of requests that name none. Empty: the first pool.
   std::string default_pool;
+  Placement placement = Placement::kShared;
   SessionOptions sessions;
   // Telemetry from start-up on (more subscribers: Snakepit::subscribe).
   EventHandler on_event;

@@ -201,12 +201,16 @@ class Snakepit {
   std::shared_ptr<SessionStore> sessions() const;
 
   // Adds a telemetry handler (events.h; Options::on_event sees start-up
-  // too) and returns its id; 0 once shut down. Handlers run on the loop thread.
+  // too) and returns its id; 0 once shut down. Handlers run on the loop
+  // thread; with Placement::kPerCore on every loop's, possibly at once.
   std::uint64_t subscribe(EventHandler handler);
   void unsubscribe(std::uint64_t id);
 
   // The default pool's stats; pool_stats() has every pool's, in the order
   // of Options::pools (a pool that failed to start has its start_error).
+  // With Placement::kPerCore each pool's parts are added up; called from a
+  // callback, the parts on other loops are as last collected (a loop never
+  // waits for another).
   PoolStats stats() const;
   std::vector<PoolStats> pool_stats() const;
   // The workers of every pool.

@@ -48,7 +48,7 @@ using internal::type_phrase;
 
 // Keys of each table. Pool keys are split by the adapters they apply to, so
 // a key of another adapter gets its own message.
-constexpr std::string_view kTopKeys[] = {"data_dir", "default_pool", "pools", "sessions"};
+constexpr std::string_view kTopKeys[] = {"data_dir", "default_pool", "placement", "pools", "sessions"};
 constexpr std::string_view kSessionKeys[] = {"default_ttl_s",  "max_bytes",       "max_id_length",
                                              "max_key_length", "max_keys",        "max_sessions",
                                              "max_ttl_s",      "sweep_budget_us", "sweep_interval_ms"};
@@ -70,6 +70,7 @@ constexpr std::string_view kRecycleKeys[] = {"check_interval_ms", "max_idle_ms",
 constexpr std::string_view kAdapterKinds[] = {"python", "node", "exec"};
 constexpr std::string_view kProtocols[] = {"native", "snakepit-v0"};
 constexpr std::string_view kAffinities[] = {"hint", "strict_queue", "strict_fail_fast"};
+constexpr std::string_view kPlacements[] = {"shared", "per_core"};
 
 // [sessions]: SessionOptions and its SessionLimits. Ranges as the memory
 // store's own checks (src/session/memory_session_store.cc).
@@ -396,6 +397,9 @@ Status read_top(const Origin& origin, const toml::table& root, Options& options)
     }
   }
   if (top.string("data_dir", options.data_dir)) options.data_dir = resolve_path(origin, options.data_dir);
+  if (std::string placement; top.choice("placement", kPlacements, placement)) {
+    options.placement = placement == "per_core" ? Placement::kPerCore : Placement::kShared;
+  }
   if (const toml::table* sessions = top.table("sessions")) {
     if (Status status = read_sessions(origin, *sessions, options.sessions); !status.ok()) return status;
   }

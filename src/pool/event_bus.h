@@ -1,6 +1,7 @@
-// The subscribers of a Snakepit's telemetry events. Loop-only: subscribe,
+// The subscribers of one event loop's telemetry events. Loop-only: subscribe,
 // unsubscribe and emit all run on the loop thread, so no lock is needed and a
-// handler may unsubscribe itself.
+// handler may unsubscribe itself. With one loop per CPU each loop has its
+// own bus; the facade gives a subscriber the same id on all of them.
 #pragma once
 
 #include <cstdint>
@@ -18,9 +19,9 @@ class EventBus {
  public:
   explicit EventBus(LoggerPtr logger) : logger_(std::move(logger)) {}
 
-  std::uint64_t subscribe(EventHandler handler) {
-    handlers_.emplace_back(++last_id_, std::make_shared<const EventHandler>(std::move(handler)));
-    return last_id_;
+  // REQUIRES: `id` not subscribed yet.
+  void subscribe(std::uint64_t id, std::shared_ptr<const EventHandler> handler) {
+    handlers_.emplace_back(id, std::move(handler));
   }
   void unsubscribe(std::uint64_t id) { std::erase_if(handlers_, [id](const auto& h) { return h.first == id; }); }
 
@@ -31,7 +32,6 @@ class EventBus {
 
  private:
   LoggerPtr logger_;
-  std::uint64_t last_id_ = 0;
   // Shared, so a handler that unsubscribes itself stays alive through its call.
   std::vector<std::pair<std::uint64_t, std::shared_ptr<const EventHandler>>> handlers_;
 };

@@ -59,11 +59,13 @@ Status Pool::unknown_command(const Request& request) const {
 
 Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher,
            std::shared_ptr<SessionStore> sessions, EventBus& events, RunRegistry* registry,
-           std::shared_ptr<const FunctionRegistry> functions, boost::asio::thread_pool& offload)
+           std::shared_ptr<const FunctionRegistry> functions, boost::asio::thread_pool& offload,
+           PoolShard shard)
     : io_(io),
       options_(std::move(options)),
       logger_(std::move(logger)),
       launcher_(launcher),
+      first_slot_(shard.first_slot),
       sessions_(sessions),
       host_calls_(std::move(sessions), std::move(functions)),
       offload_(offload),
@@ -76,6 +78,7 @@ Pool::Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, L
   for (const auto& arg : options_.adapter.args) spawn_spec_.argv.push_back(arg);
   spawn_spec_.working_dir = options_.adapter.working_dir;
   spawn_spec_.protocol_on_stdio = options_.adapter.protocol == Protocol::kSnakepitV0;
+  spawn_spec_.cpu = shard.cpu;
   std::vector<std::pair<std::string, std::string>> env;
   if (options_.worker_threads > 0) {
     for (const char* name : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -112,7 +115,7 @@ void Pool::spawn(int index, bool successor) {
   Slot& slot = *slots_[index];
   ++slot.generation;
   auto worker = std::make_shared<Worker>(io_, WorkerConfig{&options_, logger_}, index,
-                                         fmt::format("{}-{}.{}", options_.name, index, slot.generation), *this);
+                                         fmt::format("{}-{}.{}", options_.name, first_slot_ + index, slot.generation), *this);
   if (successor) {
     slot.successor = worker;
   } else {
@@ -912,7 +915,7 @@ PoolStats Pool::stats() const {
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     const Slot& slot = *slots_[i];
     WorkerInfo info;
-    info.slot = static_cast<int>(i);
+    info.slot = first_slot_ + static_cast<int>(i);
     info.restarts = slot.restarts;
     info.last_exit = slot.last_exit;
     if (slot.failed) {

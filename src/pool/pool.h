@@ -29,13 +29,21 @@
 
 namespace snakepit::internal {
 
+// The part of a configured pool one Pool serves when the pool is split
+// across event loops (Placement::kPerCore).
+struct PoolShard {
+  int first_slot = 0;  // its slots are numbered from here, so worker ids stay unique
+  int cpu = -1;        // >= 0: its workers run on this CPU only
+};
+
 class Pool final : public WorkerListener {
  public:
   // REQUIRES: `options` validated, adapter executable resolved to a path.
   // Registered host functions run on `offload` (never on the loop).
   Pool(boost::asio::io_context& io, PoolOptions options, LoggerPtr logger, Launcher& launcher,
        std::shared_ptr<SessionStore> sessions, EventBus& events, RunRegistry* registry,
-       std::shared_ptr<const FunctionRegistry> functions, boost::asio::thread_pool& offload);
+       std::shared_ptr<const FunctionRegistry> functions, boost::asio::thread_pool& offload,
+       PoolShard shard = {});
   ~Pool() override;
 
   // Starts every worker concurrently. `done` gets Ok once all are ready, or
@@ -144,6 +152,7 @@ class Pool final : public WorkerListener {
   PoolOptions options_;
   LoggerPtr logger_;
   Launcher& launcher_;
+  const int first_slot_;
   SpawnSpec spawn_spec_;
 
   Phase phase_ = Phase::kIdle;

@@ -54,6 +54,7 @@ struct ChildPlan {
   char* const* argv;
   char* const* envp;
   const char* working_dir;
+  const cpu_set_t* cpus;  // null: inherit the host's
 };
 
 [[noreturn]] void run_child(const ChildPlan& plan) {
@@ -93,6 +94,7 @@ struct ChildPlan {
     for (int fd = 10; fd < 4096; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
   if (plan.working_dir != nullptr && ::chdir(plan.working_dir) != 0) child_fail(error_fd, errno);
+  if (plan.cpus != nullptr && ::sched_setaffinity(0, sizeof(cpu_set_t), plan.cpus) != 0) child_fail(error_fd, errno);
   ::execve(plan.path, plan.argv, plan.envp);
   child_fail(error_fd, errno);
 }
@@ -236,6 +238,10 @@ Result<ChildProcess> spawn_process(const SpawnSpec& spec) {
   plan.argv = argv.data();
   plan.envp = envp.data();
   plan.working_dir = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (spec.cpu >= 0 && spec.cpu < CPU_SETSIZE) CPU_SET(spec.cpu, &cpus);
+  plan.cpus = spec.cpu >= 0 ? &cpus : nullptr;
 
   const pid_t pid = start_child(plan);
   if (pid < 0) return errno_status("clone", errno);

@@ -24,6 +24,7 @@ struct SpawnSpec {
   std::string working_dir;         // empty: inherit
   bool protocol_on_stdio = false;  // snakepit-v0: protocol on stdin/stdout
   int pipe_size = 1 << 20;         // F_SETPIPE_SZ for the protocol pipes (best effort)
+  int cpu = -1;                    // >= 0: the child runs on this CPU only (sched_setaffinity)
 };
 
 // Descriptors the host keeps. Protocol pipes are non-blocking on the host side.

@@ -1,5 +1,6 @@
-// The facade: owns the event-loop thread, the launcher, the pool and the
-// session store, and turns thread-safe public calls into work posted to the loop.
+// The facade: owns the event loops (one, or one per CPU with
+// Placement::kPerCore), the launcher, the pools and the session store, and
+// turns thread-safe public calls into work posted to a loop.
 #include "snakepit/snakepit.h"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -7,7 +8,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <pthread.h>
+#include <sched.h>
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
 #include <optional>
 #include <thread>
 
@@ -23,6 +29,7 @@
 #include "process/sigpipe.h"
 #include "process/spawn.h"
 #include "snakepit/options_validation.h"
+#include "snakepit/pool_stats_sum.h"
 
 namespace snakepit {
 
@@ -133,34 +140,153 @@ StreamHandle& StreamHandle::operator=(StreamHandle&& other) noexcept {
 StreamHandle::~StreamHandle() { request_.cancel(); }
 
 struct Snakepit::Impl {
+  // One event loop: its thread, its door, its telemetry, and its part of
+  // every pool. Placement::kShared has one, unpinned; kPerCore one per CPU.
+  struct Loop {
+    Loop(int cpu_, const internal::LoggerPtr& log)
+        : cpu(cpu_),
+          events(log),
+          work(asio::make_work_guard(io)),
+          gate(std::make_shared<internal::LoopGate>(io, [this](const RequestPtr& request, Status why) {
+            if (auto& pool = pools[request->pool_index]) pool->cancel(request, std::move(why));
+          })) {}
+
+    void start_thread(const internal::LoggerPtr& log) {
+      thread = std::thread([this, log] {
+        internal::block_sigpipe_in_this_thread();
+        if (cpu >= 0) {
+          cpu_set_t set;
+          CPU_ZERO(&set);
+          CPU_SET(cpu, &set);
+          if (int error = ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set); error != 0) {
+            log->warn("event loop not pinned to CPU {}: {}", cpu, std::strerror(error));
+          }
+        }
+        io.run();
+      });
+      thread_id = thread.get_id();
+    }
+
+    const int cpu;  // -1: not pinned
+    asio::io_context io{1};
+    internal::EventBus events;
+    asio::executor_work_guard<asio::io_context::executor_type> work;
+    std::shared_ptr<internal::LoopGate> gate;
+    std::thread thread;
+    std::thread::id thread_id;
+    // In the order of Impl::pools: this loop's part of each (null: the pool
+    // was never built), how many workers that part has, and how many of
+    // the pool's requests were routed here and have not finished.
+    std::vector<std::unique_ptr<Pool>> pools;
+    std::vector<std::size_t> workers;
+    std::unique_ptr<std::atomic<std::size_t>[]> in_flight;
+    // GUARDED_BY(Impl::mutex): its part of every pool as last collected;
+    // final once it stopped.
+    std::vector<PoolStats> last_stats;
+    std::promise<void> stopped_promise;
+    std::shared_future<void> stopped = stopped_promise.get_future().share();
+  };
+
   explicit Impl(Options opts)
-      : options(std::move(opts)),
-        logger(options.logger ? options.logger : internal::make_default_logger()),
-        events(logger),
-        work(asio::make_work_guard(io)),
-        gate(std::make_shared<internal::LoopGate>(
-            io, [this](const RequestPtr& request, Status why) {
-              pools[request->pool_index].pool->cancel(request, std::move(why));
-            })) {
-    if (options.on_event) events.subscribe(options.on_event);
-  }
+      : options(std::move(opts)), logger(options.logger ? options.logger : internal::make_default_logger()) {}
 
   ~Impl() {
     // Normally shut down already; this covers a failed start.
-    work.reset();
-    io.stop();
-    join_loop();
+    for (auto& loop : loops) {
+      loop->work.reset();
+      loop->io.stop();
+    }
+    join_loops();
   }
 
-  void start_loop() {
-    loop_thread = std::thread([this] {
-      internal::block_sigpipe_in_this_thread();
-      io.run();
-    });
-    loop_thread_id = loop_thread.get_id();
+  // The CPUs of the loops: one unpinned loop, or one loop per CPU this
+  // process may use, at most as many as the smallest pool has workers.
+  static std::vector<int> loop_cpus(const Options& options) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (options.placement != Placement::kPerCore || ::sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+      return {-1};
+    }
+    std::size_t smallest = SIZE_MAX;
+    for (const auto& pool : options.pools) smallest = std::min(smallest, pool.size);
+    std::vector<int> cpus;
+    for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < smallest; ++cpu) {
+      if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+    }
+    return cpus.empty() ? std::vector<int>{-1} : cpus;
   }
 
-  bool on_loop_thread() const { return std::this_thread::get_id() == loop_thread_id; }
+  void make_loops() {
+    for (int cpu : loop_cpus(options)) {
+      loops.push_back(std::make_unique<Loop>(cpu, logger));
+      if (cpu >= 0) loop_of_cpu[cpu] = static_cast<int>(loops.size() - 1);
+    }
+    for (auto& loop : loops) loop->in_flight = std::make_unique<std::atomic<std::size_t>[]>(options.pools.size());
+  }
+
+  // Builds each pool's part on every loop: `size` split evenly, slots
+  // numbered across the loops, the queue limit split like the workers.
+  void build_pool(PoolOptions& pool_options, bool executable_found) {
+    const std::size_t n = loops.size();
+    int first_slot = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      Loop& loop = *loops[i];
+      const std::size_t share = pool_options.size / n + (i < pool_options.size % n ? 1 : 0);
+      loop.workers.push_back(share);
+      if (!executable_found) {
+        loop.pools.push_back(nullptr);
+        continue;
+      }
+      PoolOptions part = pool_options;
+      part.size = share;
+      part.max_queue = (pool_options.max_queue * share + pool_options.size - 1) / pool_options.size;
+      loop.pools.push_back(std::make_unique<Pool>(loop.io, std::move(part), logger, launcher, sessions, loop.events,
+                                                  registry.get(), functions, callbacks,
+                                                  internal::PoolShard{first_slot, loop.cpu}));
+      first_slot += static_cast<int>(share);
+    }
+  }
+
+  void start_loops() {
+    for (auto& loop : loops) loop->start_thread(logger);
+  }
+
+  bool on_loop_thread() const {
+    const auto self = std::this_thread::get_id();
+    return std::any_of(loops.begin(), loops.end(), [&](const auto& loop) { return loop->thread_id == self; });
+  }
+
+  // The loop a request of pool `index` runs on. A session's requests always
+  // go to one loop (its worker binding lives there). Otherwise the least
+  // busy loop (requests in flight per worker), the caller's own loop on a
+  // tie: one request at a time stays on the caller's CPU, and more spread
+  // over every CPU instead of queueing on one.
+  Loop& pick_loop(std::size_t index, const std::string& session) {
+    if (loops.size() == 1) return *loops.front();
+    if (!session.empty()) return *loops[std::hash<std::string>{}(session) % loops.size()];
+    Loop* local = caller_loop();
+    Loop* best = local != nullptr ? local : loops.front().get();
+    auto load = [index](const Loop& loop) {
+      return static_cast<double>(loop.in_flight[index].load(std::memory_order_relaxed)) /
+             static_cast<double>(loop.workers[index]);
+    };
+    for (auto& loop : loops) {
+      if (load(*loop) < load(*best)) best = loop.get();
+    }
+    return *best;
+  }
+
+  // The loop whose thread calls (a completion issuing the next request), or
+  // the loop of the CPU the caller runs on; null if none.
+  Loop* caller_loop() {
+    const auto self = std::this_thread::get_id();
+    for (auto& loop : loops) {
+      if (loop->thread_id == self) return loop.get();
+    }
+    const int cpu = ::sched_getcpu();
+    if (cpu < 0 || cpu >= CPU_SETSIZE || loop_of_cpu[cpu] < 0) return nullptr;
+    return loops[loop_of_cpu[cpu]].get();
+  }
 
   // Which pool runs a request, after the checks its adapter asks for:
   // errors here reach the caller without a trip to the loop.
@@ -206,15 +332,25 @@ struct Snakepit::Impl {
       done(target.status(), nullptr);
       return {};
     }
-    const PoolEntry& entry = pools[*target];
+    const std::size_t index = *target;
+    const PoolEntry& entry = pools[index];
     const auto& timeouts = entry.options->adapter.command_timeouts;
     const auto command_timeout = timeouts.find(command);
     const auto now = std::chrono::steady_clock::now();
     auto deadline = now + opts.timeout.value_or(command_timeout != timeouts.end() ? command_timeout->second
                                                                                   : entry.options->request_timeout);
     if (opts.deadline && *opts.deadline < deadline) deadline = *opts.deadline;
-    auto r = std::make_shared<Request>(io);
-    r->pool_index = *target;
+    Loop& loop = pick_loop(index, session);
+    if (loops.size() > 1) {  // counted for pick_loop until it finishes
+      std::atomic<std::size_t>* in_flight = &loop.in_flight[index];
+      in_flight->fetch_add(1, std::memory_order_relaxed);
+      done = [in_flight, done = std::move(done)](Result<Json> result, const Request* request) {
+        in_flight->fetch_sub(1, std::memory_order_relaxed);
+        done(std::move(result), request);
+      };
+    }
+    auto r = std::make_shared<Request>(loop.io);
+    r->pool_index = index;
     r->command = std::move(command);
     r->args = std::move(args);
     r->idempotent = opts.idempotent;
@@ -224,10 +360,10 @@ struct Snakepit::Impl {
     r->affinity = opts.affinity;
     r->stream = std::move(stream);
     r->chunk_timeout = opts.chunk_timeout.value_or(std::chrono::milliseconds(0));
-    RequestHandle handle(r, gate);
+    RequestHandle handle(r, loop.gate);
     if (handle_out != nullptr) *handle_out = handle;
     // When closed, the request is dropped unrun and its OnceCallback reports Unavailable.
-    gate->post_if_open([pool = entry.pool.get(), r = std::move(r)]() mutable {
+    loop.gate->post_if_open([pool = loop.pools[index].get(), r = std::move(r)]() mutable {
       r->id = pool->next_request_id();
       pool->submit(std::move(r));
     });
@@ -260,35 +396,41 @@ struct Snakepit::Impl {
     }
   }
 
-  // Every pool's stats, in the order of Options::pools.
+  // Every pool's stats, in the order of Options::pools, summed over the loops.
   std::vector<PoolStats> all_stats() {
-    std::vector<PoolStats> all;
-    if (auto live = on_loop([this] { return collect_stats(); })) {
-      all = std::move(*live);
-    } else {
+    std::vector<PoolStats> all(pools.size());
+    for (auto& loop : loops) {
+      auto part = on_loop(*loop, [this, &loop] { return collect_stats(*loop); });
       std::lock_guard lock(mutex);
-      all = final_stats;
+      if (part) {
+        loop->last_stats = *part;
+      } else {
+        part = loop->last_stats;
+      }
+      for (std::size_t i = 0; i < part->size() && i < all.size(); ++i) internal::add_pool_stats(all[i], (*part)[i]);
     }
     const SessionStoreStats session_stats = sessions->stats();
-    for (auto& stats : all) stats.sessions = session_stats;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      all[i].pool = pools[i].name();
+      if (!pools[i].start_error.ok()) all[i].start_error = pools[i].start_error.message();
+      all[i].sessions = session_stats;
+    }
     return all;
   }
 
-  // On the loop.
-  std::vector<PoolStats> collect_stats() const {
-    std::vector<PoolStats> all;
-    for (const auto& entry : pools) {
+  // On `loop`: its part of every pool.
+  std::vector<PoolStats> collect_stats(const Loop& loop) const {
+    std::vector<PoolStats> part;
+    for (std::size_t i = 0; i < loop.pools.size(); ++i) {
       PoolStats stats;
-      if (entry.pool) {
-        stats = entry.pool->stats();
+      if (loop.pools[i]) {
+        stats = loop.pools[i]->stats();
       } else {
-        stats.pool = entry.name();
-        stats.size = entry.options->size;
+        stats.size = loop.workers[i];
       }
-      if (!entry.start_error.ok()) stats.start_error = entry.start_error.message();
-      all.push_back(std::move(stats));
+      part.push_back(std::move(stats));
     }
-    return all;
+    return part;
   }
 
   // Kills what hosts that died left behind, then records this run.
@@ -308,104 +450,133 @@ struct Snakepit::Impl {
     return {};
   }
 
-  // Drops expired sessions a little at a time, on the loop.
+  // Drops expired sessions a little at a time, on the first loop.
   void sweep_sessions() {
-    sweep_timer.expires_after(options.sessions.sweep_interval);
-    sweep_timer.async_wait([this](boost::system::error_code ec) {
+    sweep_timer->expires_after(options.sessions.sweep_interval);
+    sweep_timer->async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       sessions->sweep(options.sessions.sweep_budget);
       sweep_sessions();
     });
   }
 
-  // The first call stops the pool; concurrent and later calls wait for it.
+  // The first call stops the pools; concurrent and later calls wait for it.
   void shutdown(std::chrono::milliseconds grace) {
-    if (gate->close()) {
-      asio::post(io, [this, grace] {
-        sweep_timer.cancel();
-        // Every pool stops at once; the last one to finish ends the loop.
-        auto remaining = std::make_shared<std::size_t>(pools.size());
-        for (auto& entry : pools) {
-          auto stopped_one = [this, remaining] {
-            if (--*remaining == 0) finish_stop();
-          };
-          if (entry.pool) {
-            entry.pool->shutdown(grace, stopped_one);
-          } else {
-            stopped_one();
-          }
-        }
-      });
+    for (auto& loop : loops) {
+      if (loop->gate->close()) asio::post(loop->io, [this, loop = loop.get(), grace] { stop_loop(*loop, grace); });
     }
     if (on_loop_thread()) return;  // from a callback: completes once the callback returns
-    stopped.wait();
-    join_loop();
+    for (auto& loop : loops) loop->stopped.wait();
+    join_loops();
+  }
+
+  // On `loop`: every part of a pool on it stops at once; the last one to
+  // finish ends the loop.
+  void stop_loop(Loop& loop, std::chrono::milliseconds grace) {
+    if (&loop == loops.front().get()) sweep_timer->cancel();
+    auto remaining = std::make_shared<std::size_t>(loop.pools.size());
+    for (auto& pool : loop.pools) {
+      auto stopped_one = [this, &loop, remaining] {
+        if (--*remaining == 0) finish_stop(loop);
+      };
+      if (pool) {
+        pool->shutdown(grace, stopped_one);
+      } else {
+        stopped_one();
+      }
+    }
   }
 
   // Then the callback threads finish what they have (stream deliveries, host
   // functions), unless we are one of them (shutdown() from an on_done):
   // their pool joins when the Snakepit is destroyed.
-  void join_loop() {
+  void join_loops() {
     std::call_once(joined, [this] {
-      if (loop_thread.joinable()) loop_thread.join();
+      for (auto& loop : loops) {
+        if (loop->thread.joinable()) loop->thread.join();
+      }
       if (!callbacks.get_executor().running_in_this_thread()) callbacks.join();
     });
   }
 
-  // On the loop, once the pool is down: keep the last stats, then let the
-  // loop run what was posted before this point (FIFO) and end.
-  void finish_stop() {
-    registry->close();  // every worker is gone
-    std::vector<PoolStats> last = collect_stats();
+  // On `loop`, once its pools are down: keep the last stats, then let the
+  // loop run what was posted before this point (FIFO) and end. The last loop
+  // down closes the run registry (every worker is gone).
+  void finish_stop(Loop& loop) {
+    std::vector<PoolStats> last = collect_stats(loop);
+    bool last_loop = false;
     {
       std::lock_guard lock(mutex);
-      final_stats = std::move(last);
+      loop.last_stats = std::move(last);
+      last_loop = --loops_running == 0;
     }
-    gate->loop_ended();
-    work.reset();
-    asio::post(io, [this] {
-      io.stop();
-      stopped_promise.set_value();
+    if (last_loop) registry->close();
+    loop.gate->loop_ended();
+    loop.work.reset();
+    asio::post(loop.io, [&loop] {
+      loop.io.stop();
+      loop.stopped_promise.set_value();
     });
   }
 
-  // Runs `fn` on the loop and returns its result; nullopt once the loop stopped.
+  // Runs `fn` on `loop` and returns its result; nullopt once the loop
+  // stopped, and on another loop's thread: two loops waiting for each other
+  // would never wake.
   template <typename Fn>
-  auto on_loop(Fn fn) -> std::optional<decltype(fn())> {
-    if (on_loop_thread()) return fn();
+  auto on_loop(Loop& loop, Fn fn) -> std::optional<decltype(fn())> {
+    if (std::this_thread::get_id() == loop.thread_id) return fn();
+    if (on_loop_thread()) return std::nullopt;
     std::promise<decltype(fn())> promise;
-    if (!gate->post_if_running([&] { promise.set_value(fn()); })) return std::nullopt;
+    if (!loop.gate->post_if_running([&] { promise.set_value(fn()); })) return std::nullopt;
     return promise.get_future().get();
+  }
+
+  // Runs `fn(loop)` on every loop: waits for each, except on a loop thread,
+  // which only posts to the others (see on_loop). False once stopped.
+  bool on_every_loop(const std::function<void(Loop&)>& fn) {
+    const bool from_a_loop = on_loop_thread();
+    bool reached = false;
+    for (auto& loop : loops) {
+      if (from_a_loop && std::this_thread::get_id() != loop->thread_id) {
+        reached |= loop->gate->post_if_running([fn, &loop = *loop] { fn(loop); });
+      } else {
+        reached |= on_loop(*loop, [&] {
+                     fn(*loop);
+                     return true;
+                   }).has_value();
+      }
+    }
+    return reached;
   }
 
   Options options;
   internal::LoggerPtr logger;
-  internal::EventBus events;
-  asio::io_context io{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work;
-  std::thread loop_thread;
-  std::thread::id loop_thread_id;
-  std::shared_ptr<internal::LoopGate> gate;
-  internal::Launcher launcher;
   std::shared_ptr<SessionStore> sessions;
   std::shared_ptr<internal::FunctionRegistry> functions = std::make_shared<internal::FunctionRegistry>();
   std::unique_ptr<internal::RunRegistry> registry;  // outlives the pools
   // One per Options::pools, in order; fixed once start() returned.
   struct PoolEntry {
     const PoolOptions* options;  // in Impl::options
-    std::unique_ptr<Pool> pool;  // null: never built (its executable was not found)
     Status start_error;          // set before start() returns, read-only after
     const std::string& name() const { return options->name; }
   };
   std::vector<PoolEntry> pools;
   std::size_t default_pool = 0;
-  asio::steady_timer sweep_timer{io};
-  // Stream deliveries of the async API and host functions: off the loop.
+  std::vector<std::unique_ptr<Loop>> loops;  // fixed once start() returned
+  std::array<int, CPU_SETSIZE> loop_of_cpu = [] {
+    std::array<int, CPU_SETSIZE> none;
+    none.fill(-1);
+    return none;
+  }();
+  std::unique_ptr<asio::steady_timer> sweep_timer;  // on the first loop
+  // Both post into the loops, so they are declared after them (and stopped
+  // before them). Stream deliveries of the async API and host functions run
+  // on `callbacks`, off the loops.
+  internal::Launcher launcher;
   asio::thread_pool callbacks{2};
+  std::atomic<std::uint64_t> last_subscriber{0};
   std::mutex mutex;
-  std::vector<PoolStats> final_stats;  // GUARDED_BY(mutex): what stats() returns after shutdown
-  std::promise<void> stopped_promise;
-  std::shared_future<void> stopped = stopped_promise.get_future().share();
+  std::size_t loops_running = 0;  // GUARDED_BY(mutex)
   std::once_flag joined;
 };
 
@@ -423,41 +594,59 @@ Result<Snakepit> Snakepit::start(Options options) {
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->sessions = std::move(sessions);
   if (auto status = impl->open_registry(); !status.ok()) return status;
+  impl->make_loops();
+  impl->loops_running = impl->loops.size();
+  impl->sweep_timer = std::make_unique<asio::steady_timer>(impl->loops.front()->io);
+  if (impl->options.on_event) {
+    auto handler = std::make_shared<const EventHandler>(impl->options.on_event);
+    const auto id = ++impl->last_subscriber;
+    for (auto& loop : impl->loops) loop->events.subscribe(id, handler);
+  }
   for (auto& pool_options : impl->options.pools) {
-    Impl::PoolEntry entry{&pool_options, nullptr, {}};
+    Impl::PoolEntry entry{&pool_options, {}};
     if (pool_options.name == impl->options.default_pool) impl->default_pool = impl->pools.size();
-    if (auto resolved = internal::resolve_executable(pool_options.adapter.executable); resolved.ok()) {
+    auto resolved = internal::resolve_executable(pool_options.adapter.executable);
+    if (resolved.ok()) {
       pool_options.adapter.executable = *resolved;
-      entry.pool = std::make_unique<Pool>(impl->io, pool_options, impl->logger, impl->launcher, impl->sessions,
-                                          impl->events, impl->registry.get(), impl->functions, impl->callbacks);
     } else {
       const Status& error = resolved.status();
       entry.start_error =
           Status(error.code(), fmt::format("pool {}: {}", pool_options.name, error.message()), error.details());
     }
+    impl->build_pool(pool_options, resolved.ok());
     impl->pools.push_back(std::move(entry));
   }
-  impl->start_loop();
-  // Every pool starts at once; start() returns when all have finished.
+  impl->start_loops();
+  // Every pool starts at once on every loop; start() returns when all have
+  // finished. A pool fails when any of its parts fails.
   std::promise<void> started;
-  asio::post(impl->io, [&] {
-    auto remaining = std::make_shared<std::size_t>(impl->pools.size());
-    for (auto& entry : impl->pools) {
-      auto finished = [&, remaining, entry = &entry](Status status) {
-        if (!status.ok()) {
-          entry->start_error = std::move(status);
-          if (impl->pools.size() > 1) impl->logger->error("{}; the other pools serve on", entry->start_error);
-        }
-        if (--*remaining == 0) started.set_value();
-      };
-      if (entry.pool) {
-        entry.pool->start(finished);
-      } else {
-        finished(entry.start_error);
+  std::mutex start_mutex;
+  std::size_t remaining = impl->loops.size() * impl->pools.size();
+  auto finished = [&](std::size_t index, Status status) {
+    bool last = false;
+    {
+      std::lock_guard lock(start_mutex);
+      auto& entry = impl->pools[index];
+      if (!status.ok() && entry.start_error.ok()) {
+        entry.start_error = std::move(status);
+        if (impl->pools.size() > 1) impl->logger->error("{}; the other pools serve on", entry.start_error);
       }
+      last = --remaining == 0;
     }
-    impl->sweep_sessions();
-  });
+    if (last) started.set_value();  // the last touch of this frame: start() may return at once
+  };
+  for (auto& loop : impl->loops) {
+    asio::post(loop->io, [&, loop = loop.get()] {
+      for (std::size_t i = 0; i < loop->pools.size(); ++i) {
+        if (loop->pools[i]) {
+          loop->pools[i]->start([&finished, i](Status status) { finished(i, std::move(status)); });
+        } else {
+          finished(i, impl->pools[i].start_error);
+        }
+      }
+      if (loop == impl->loops.front().get()) impl->sweep_sessions();
+    });
+  }
   started.get_future().wait();
   const bool any_started = std::any_of(impl->pools.begin(), impl->pools.end(),
                                        [](const Impl::PoolEntry& entry) { return entry.start_error.ok(); });
@@ -653,15 +842,14 @@ Result<Json> cleanup_orphans(const std::string& data_dir, bool dry_run) {
 
 std::uint64_t Snakepit::subscribe(EventHandler handler) {
   if (!impl_) return 0;
-  return impl_->on_loop([&] { return impl_->events.subscribe(std::move(handler)); }).value_or(0);
+  auto shared = std::make_shared<const EventHandler>(std::move(handler));
+  const std::uint64_t id = ++impl_->last_subscriber;
+  return impl_->on_every_loop([id, shared](Impl::Loop& loop) { loop.events.subscribe(id, shared); }) ? id : 0;
 }
 
 void Snakepit::unsubscribe(std::uint64_t id) {
   if (!impl_) return;
-  (void)impl_->on_loop([&] {
-    impl_->events.unsubscribe(id);
-    return true;
-  });
+  impl_->on_every_loop([id](Impl::Loop& loop) { loop.events.unsubscribe(id); });
 }
 
 std::shared_ptr<SessionStore> Snakepit::sessions() const { return impl_ ? impl_->sessions : nullptr; }
@@ -675,9 +863,12 @@ Result<std::vector<std::string>> Snakepit::commands(const std::string& pool) con
   if (!impl_) return moved_from();
   auto index = impl_->find_pool(pool);
   if (!index.ok()) return index.status();
-  const Pool* target = impl_->pools[*index].pool.get();
+  // Every loop's part of a pool serves the same commands: ask this thread's loop, if any.
+  Impl::Loop* caller = impl_->on_loop_thread() ? impl_->caller_loop() : nullptr;
+  auto& loop = caller != nullptr ? *caller : *impl_->loops.front();
+  const Pool* target = loop.pools[*index].get();
   if (target == nullptr) return std::vector<std::string>{};
-  return impl_->on_loop([target] { return target->commands(); }).value_or(std::vector<std::string>{});
+  return impl_->on_loop(loop, [target] { return target->commands(); }).value_or(std::vector<std::string>{});
 }
 
 std::vector<PoolStats> Snakepit::pool_stats() const { return impl_ ? impl_->all_stats() : std::vector<PoolStats>{}; }
@@ -694,27 +885,29 @@ std::vector<WorkerInfo> Snakepit::list_workers() const {
 Status Snakepit::await_ready(std::chrono::milliseconds timeout) const {
   if (!impl_) return moved_from();
   if (impl_->on_loop_thread()) return failed_precondition("await_ready() called on the loop thread");
-  std::promise<Status> ready;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  // Every pool that started; the first error wins.
-  const bool posted = impl_->gate->post_if_open([&] {
-    auto remaining = std::make_shared<std::size_t>(0);
-    auto first_error = std::make_shared<Status>();
-    std::vector<Pool*> running;
-    for (auto& entry : impl_->pools) {
-      if (entry.start_error.ok()) running.push_back(entry.pool.get());
-    }
-    *remaining = running.size();
-    if (running.empty()) ready.set_value({});
-    for (Pool* pool : running) {
-      pool->await_ready(deadline, [&ready, remaining, first_error](Status s) {
-        if (!s.ok() && first_error->ok()) *first_error = std::move(s);
-        if (--*remaining == 0) ready.set_value(*first_error);
-      });
-    }
-  });
-  if (!posted) return unavailable("pool is shut down", Json{{"reason", "pool_stopping"}});
-  return ready.get_future().get();
+  // Every pool that started, on every loop; the first error wins.
+  for (auto& loop : impl_->loops) {
+    std::promise<Status> ready;
+    const bool posted = loop->gate->post_if_open([&] {
+      std::vector<Pool*> running;
+      for (std::size_t i = 0; i < loop->pools.size(); ++i) {
+        if (impl_->pools[i].start_error.ok()) running.push_back(loop->pools[i].get());
+      }
+      if (running.empty()) ready.set_value({});
+      auto remaining = std::make_shared<std::size_t>(running.size());
+      auto first_error = std::make_shared<Status>();
+      for (Pool* pool : running) {
+        pool->await_ready(deadline, [&ready, remaining, first_error](Status s) {
+          if (!s.ok() && first_error->ok()) *first_error = std::move(s);
+          if (--*remaining == 0) ready.set_value(*first_error);
+        });
+      }
+    });
+    if (!posted) return unavailable("pool is shut down", Json{{"reason", "pool_stopping"}});
+    if (Status status = ready.get_future().get(); !status.ok()) return status;
+  }
+  return {};
 }
 
 void Snakepit::shutdown(std::chrono::milliseconds grace) {

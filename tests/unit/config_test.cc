@@ -48,6 +48,7 @@ TEST(ConfigTest, FullFileMapsEveryField) {
   const std::string text = R"(
 default_pool = "tools"
 data_dir = "/run/snakepit"
+placement = "per_core"
 
 [sessions]
 max_sessions = 500
@@ -122,6 +123,7 @@ bridge_path = "/opt/node-bridge"
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->default_pool, "tools");
   EXPECT_EQ(options->data_dir, "/run/snakepit");
+  EXPECT_EQ(options->placement, Placement::kPerCore);
 
   const SessionOptions& sessions = options->sessions;
   EXPECT_EQ(sessions.limits.max_sessions, 500u);
@@ -197,6 +199,7 @@ TEST(ConfigTest, AbsentKeysKeepTheLibraryDefaults) {
   ASSERT_EQ(options->pools.size(), 1u);
   EXPECT_EQ(options->default_pool, "only");
   EXPECT_EQ(options->data_dir, "");
+  EXPECT_EQ(options->placement, Placement::kShared);
   const PoolOptions& pool = options->pools[0];
   const PoolOptions defaults;
   EXPECT_EQ(pool.name, "only");
@@ -291,6 +294,12 @@ TEST(ConfigTest, EnumsListTheAllowedValues) {
   Status adapter = checked_key_error("[pools.rb]\nadapter = \"ruby\"\n", "pools.rb.adapter");
   EXPECT_EQ(adapter.details()["allowed"], (Json{"python", "node", "exec"}));
   expect_key_error("[pools.w]\nadapter = \"exec\"\ncommand = [\"w\"]\nprotocol = \"v9\"\n", "pools.w.protocol");
+  Status placement = checked_key_error("placement = \"per-core\"\n" + std::string(kPython), "placement");
+  EXPECT_EQ(placement.message().rfind("test.toml:1:13: placement must be one of shared, per_core", 0), 0u)
+      << placement;
+  EXPECT_EQ(placement.details()["allowed"], (Json{"shared", "per_core"}));
+  expect_key_error("placement = \"numa\"\n" + std::string(kPython), "placement");
+  expect_key_error("placement = 1\n" + std::string(kPython), "placement");
 }
 
 TEST(ConfigTest, KeysOfAnotherAdapterAreErrors) {
