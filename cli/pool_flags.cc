@@ -197,11 +197,8 @@ Result<Options> make_options(const PoolFlags& flags, std::size_t default_size) {
       return Status(Code::kInvalidArgument, "--affinity: unknown mode " + flags.affinity);
     pool.affinity = *affinity;
   }
-  if (flags.placement == "per_core") {
-    options.placement = Placement::kPerCore;
-  } else if (flags.placement != "shared") {
-    return Status(Code::kInvalidArgument, "--placement: unknown placement " + flags.placement);
-  }
+  // CLI11 admits only shared and per_core.
+  options.placement = flags.placement == "per_core" ? Placement::kPerCore : Placement::kShared;
   options.logger = make_logger(flags.log_level);
   return options;
 }

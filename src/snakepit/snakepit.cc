@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cstring>
 #include <optional>
@@ -217,10 +216,7 @@ struct Snakepit::Impl {
   }
 
   void make_loops() {
-    for (int cpu : loop_cpus(options)) {
-      loops.push_back(std::make_unique<Loop>(cpu, logger));
-      if (cpu >= 0) loop_of_cpu[cpu] = static_cast<int>(loops.size() - 1);
-    }
+    for (int cpu : loop_cpus(options)) loops.push_back(std::make_unique<Loop>(cpu, logger));
     for (auto& loop : loops) loop->in_flight = std::make_unique<std::atomic<std::size_t>[]>(options.pools.size());
   }
 
@@ -280,12 +276,13 @@ struct Snakepit::Impl {
   // the loop of the CPU the caller runs on; null if none.
   Loop* caller_loop() {
     const auto self = std::this_thread::get_id();
+    const int cpu = ::sched_getcpu();
+    Loop* on_cpu = nullptr;
     for (auto& loop : loops) {
       if (loop->thread_id == self) return loop.get();
+      if (cpu >= 0 && loop->cpu == cpu) on_cpu = loop.get();
     }
-    const int cpu = ::sched_getcpu();
-    if (cpu < 0 || cpu >= CPU_SETSIZE || loop_of_cpu[cpu] < 0) return nullptr;
-    return loops[loop_of_cpu[cpu]].get();
+    return on_cpu;
   }
 
   // Which pool runs a request, after the checks its adapter asks for:
@@ -563,11 +560,7 @@ struct Snakepit::Impl {
   std::vector<PoolEntry> pools;
   std::size_t default_pool = 0;
   std::vector<std::unique_ptr<Loop>> loops;  // fixed once start() returned
-  std::array<int, CPU_SETSIZE> loop_of_cpu = [] {
-    std::array<int, CPU_SETSIZE> none;
-    none.fill(-1);
-    return none;
-  }();
+
   std::unique_ptr<asio::steady_timer> sweep_timer;  // on the first loop
   // Both post into the loops, so they are declared after them (and stopped
   // before them). Stream deliveries of the async API and host functions run
@@ -863,8 +856,8 @@ Result<std::vector<std::string>> Snakepit::commands(const std::string& pool) con
   if (!impl_) return moved_from();
   auto index = impl_->find_pool(pool);
   if (!index.ok()) return index.status();
-  // Every loop's part of a pool serves the same commands: ask this thread's loop, if any.
-  Impl::Loop* caller = impl_->on_loop_thread() ? impl_->caller_loop() : nullptr;
+  // Every loop's part of a pool serves the same commands: ask the caller's loop, if any.
+  Impl::Loop* caller = impl_->caller_loop();
   auto& loop = caller != nullptr ? *caller : *impl_->loops.front();
   const Pool* target = loop.pools[*index].get();
   if (target == nullptr) return std::vector<std::string>{};
