@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -50,6 +51,15 @@ class HostDeathTest : public HygieneCheckedTest {
     return Json::parse(line, nullptr, false);
   }
 
+  // Why the helper host printed no line (it closed its stdout: exited).
+  // Reaps it, so the failure shows its own cause, not a zombie.
+  std::string host_outcome() {
+    int status = 0;
+    if (::waitpid(host_, &status, 0) != host_) return "could not wait for it";
+    if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+    return "exited with " + std::to_string(WEXITSTATUS(status));
+  }
+
   void kill_host() {
     ASSERT_EQ(::kill(host_, SIGKILL), 0);
     int status = 0;
@@ -62,7 +72,7 @@ class HostDeathTest : public HygieneCheckedTest {
 
 TEST_F(HostDeathTest, WorkersDieWithTheirHostAndTheNextHostFindsNothing) {
   const Json host = start_host("inflight");
-  ASSERT_TRUE(host.is_object()) << "the helper host did not start";
+  ASSERT_TRUE(host.is_object()) << "the helper host did not start: " << host_outcome();
   ASSERT_EQ(host["workers"].size(), 4u);
   kill_host();
   for (const auto& pid : host["workers"]) {
@@ -85,7 +95,7 @@ TEST_F(HostDeathTest, WorkersDieWithTheirHostAndTheNextHostFindsNothing) {
 
 TEST_F(HostDeathTest, WorkersThatDefeatedTheParentDeathSignalAreSweptByTheNextStart) {
   const Json host = start_host("defeat");
-  ASSERT_TRUE(host.is_object()) << "the helper host did not start";
+  ASSERT_TRUE(host.is_object()) << "the helper host did not start: " << host_outcome();
   kill_host();
   // They survive their host...
   for (const auto& pid : host["workers"]) EXPECT_TRUE(process_alive(pid.get<pid_t>())) << pid;
