@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <future>
 #include <string>
 #include <vector>
@@ -40,16 +41,31 @@ int main(int argc, char** argv) {
   for (const auto& worker : pit->list_workers()) out["workers"].push_back(worker.pid);
   if (mode == "inflight") {
     auto grandchild = pit->execute("spawn_grandchild");
-    if (!grandchild) return 1;
+    if (!grandchild) {
+      fmt::print(stderr, "spawn_grandchild failed: {}\n", grandchild.error());
+      return 1;
+    }
     out["grandchild"] = (*grandchild)["grandchild_pid"];
     pit->execute_async("hang", Json::object(), [](Result<Json>) {});
   } else {
-    // Four at once: each lands on its own idle worker.
+    // Four at once. A worker that answered stops reading, and the pool
+    // reuses the last idle worker first: the barrier holds every worker
+    // until each of the four requests has its own.
+    char barrier[] = "/tmp/snakepit-test-host-barrier-XXXXXX";
+    if (::mkdtemp(barrier) == nullptr) return 1;
+    const Json args = {{"barrier", barrier}, {"count", 4}};
     std::vector<std::future<Result<Json>>> cleared;
-    for (int i = 0; i < 4; ++i) cleared.push_back(pit->execute_future("clear_pdeathsig"));
+    for (int i = 0; i < 4; ++i) cleared.push_back(pit->execute_future("clear_pdeathsig", args));
+    bool all_cleared = true;
     for (auto& f : cleared) {
-      if (!f.get()) return 1;
+      auto result = f.get();
+      if (!result) {
+        fmt::print(stderr, "clear_pdeathsig failed: {}\n", result.error());
+        all_cleared = false;
+      }
     }
+    std::filesystem::remove_all(barrier);
+    if (!all_cleared) return 1;
   }
   fmt::print("{}\n", out.dump());
   std::fflush(stdout);

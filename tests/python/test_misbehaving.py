@@ -7,6 +7,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import unittest
 
 try:
@@ -25,10 +26,10 @@ PING, SHUTDOWN = support.PING, support.SHUTDOWN
 NEW_COMMANDS = ("grow", "stop_answering", "clear_pdeathsig")
 
 
-def run_python(code):
+def run_python(code, *args):
     """Runs ``code`` in a fresh interpreter (for what would change the test
     process: signal dispositions, the parent-death signal, its RSS)."""
-    proc = subprocess.run([sys.executable, "-c", code], env=support.child_env(),
+    proc = subprocess.run([sys.executable, "-c", code, *args], env=support.child_env(),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=support.TIMEOUT, cwd=support.ROOT)
     if proc.returncode != 0:
@@ -119,6 +120,19 @@ print(json.dumps({"result": result, "pid": os.getpid(), "before": before,
         self.assertEqual((result["before"], result["after"]), (signal.SIGKILL, 0))
         self.assertIs(result["sigterm_ignored"], True)
         self.assertIs(result["hang"], True)
+
+    def test_clear_pdeathsig_answers_once_the_barrier_is_full(self):
+        with tempfile.TemporaryDirectory() as barrier:
+            open(os.path.join(barrier, "another-worker"), "w").close()
+            result = run_python(r'''
+import json, os, sys, misbehaving
+from snakepit_bridge.context import Context
+result = misbehaving.clear_pdeathsig(Context(), barrier=sys.argv[1], count=2)
+print(json.dumps({"result": result, "pid": os.getpid()}))
+''', barrier)
+            self.assertEqual(result["result"], {"pid": result["pid"]})
+            self.assertEqual(sorted(os.listdir(barrier)),
+                             sorted(["another-worker", str(result["pid"])]))
 
 
 class NativeWorkerTest(unittest.TestCase):
