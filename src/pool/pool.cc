@@ -431,7 +431,18 @@ void Pool::on_worker_response(Worker& worker, std::uint64_t request_id, Result<J
   Slot& slot = *slots_[index];
   if (slot.worker.get() != &worker) return;  // retired workers run nothing
   RequestPtr request = std::move(slot.running);
-  if (request && request->id == request_id) finish(request, std::move(result));
+  if (request && request->id == request_id) {
+    in_response_callback_ = true;
+    finish(request, std::move(result));
+    in_response_callback_ = false;
+  }
+  // Whatever the callback submitted goes in once this worker is settled.
+  struct SubmitAfterResponse {
+    Pool& pool;
+    ~SubmitAfterResponse() {
+      for (auto& next : std::exchange(pool.after_response_, {})) pool.submit(std::move(next));
+    }
+  } submit_after_response{*this};
   if (phase_ == Phase::kStopping) {
     worker.stop();
     maybe_stopped();

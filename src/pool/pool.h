@@ -1,7 +1,8 @@
 // Pool: the worker slots of one adapter configuration, the dispatch queue,
 // session affinity, and supervision (restart with backoff and an intensity
-// limit, heartbeats, recycling with the replacement started first). Loop-only: every method runs on the event-loop thread; the facade
-// posts into it.
+// limit, heartbeats, recycling with the replacement started first).
+// Loop-only: every method runs on the event-loop thread; the facade posts
+// into it.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -52,6 +53,14 @@ class Pool final : public WorkerListener {
   // Runs, queues or rejects the request; its callback fires exactly once.
   // A request with a session_id follows the session's affinity.
   void submit(RequestPtr request);
+  // True while a response's callback runs: a request submitted then with
+  // submit_after_response() needs no trip around the event loop.
+  bool in_response_callback() const { return in_response_callback_; }
+  // REQUIRES: in_response_callback(). The request is submitted once the
+  // worker that answered is idle again, still inside the same handler (so a
+  // callback chain costs no extra poll of the loop, and the answering
+  // worker can take the next request at once).
+  void submit_after_response(RequestPtr request) { after_response_.push_back(std::move(request)); }
   // Ends the request with `why` now: a queued one never runs; a running
   // one's worker gets `cancel` (then the grace-and-kill rule). No effect
   // once it finished.
@@ -175,6 +184,8 @@ class Pool final : public WorkerListener {
   std::mt19937_64 rng_{std::random_device{}()};
   PoolCounters counters_;
   std::uint64_t last_request_id_ = 0;
+  bool in_response_callback_ = false;
+  std::vector<RequestPtr> after_response_;  // see submit_after_response()
   int pending_spawns_ = 0;
   std::chrono::steady_clock::time_point start_time_;
   std::function<void(Status)> start_done_;

@@ -64,6 +64,10 @@ class LoopGate {
     asio::post(io_, std::forward<Fn>(fn));
     return true;
   }
+  bool open() {
+    std::lock_guard lock(mutex_);
+    return !closed_;
+  }
   // True for the first caller only.
   bool close() {
     std::lock_guard lock(mutex_);
@@ -359,8 +363,16 @@ struct Snakepit::Impl {
     r->chunk_timeout = opts.chunk_timeout.value_or(std::chrono::milliseconds(0));
     RequestHandle handle(r, loop.gate);
     if (handle_out != nullptr) *handle_out = handle;
+    internal::Pool* pool = loop.pools[index].get();
+    // Issued by a response's callback on the loop that runs it (a callback
+    // chain): straight to the pool, no trip around the loop.
+    if (loop.thread_id == std::this_thread::get_id() && pool->in_response_callback() && loop.gate->open()) {
+      r->id = pool->next_request_id();
+      pool->submit_after_response(std::move(r));
+      return handle;
+    }
     // When closed, the request is dropped unrun and its OnceCallback reports Unavailable.
-    loop.gate->post_if_open([pool = loop.pools[index].get(), r = std::move(r)]() mutable {
+    loop.gate->post_if_open([pool, r = std::move(r)]() mutable {
       r->id = pool->next_request_id();
       pool->submit(std::move(r));
     });

@@ -3,7 +3,9 @@
 // queued and running requests. A pool of one worker made busy by a `sleep`
 // makes the queue observable; whether a request ran is checked on the
 // worker's side (the generic ping reports how many requests it completed).
+#include <atomic>
 #include <future>
+#include <limits>
 #include <mutex>
 
 #include <gmock/gmock.h>
@@ -234,6 +236,59 @@ TEST_F(DispatchTest, IdleWorkersShareTheLoad) {
   EXPECT_EQ(stats.workers[0].requests, 1u);
   EXPECT_EQ(stats.workers[1].requests, 1u);
   pit.shutdown();
+}
+
+// Requests each issued by the previous one's callback (on the loop thread)
+// until `length` answers or the first error; `ended` gets how it ended.
+struct CallbackChain {
+  CallbackChain(Snakepit& on, int requests) : pit(on), length(requests) {}
+
+  Snakepit& pit;
+  const int length;
+  std::atomic<int> answered{0};
+  std::promise<Status> ended;
+
+  void next() {
+    pit.execute_async("echo", {{"i", answered.load()}}, [this](Result<Json> r) {
+      if (!r.ok()) {
+        ended.set_value(r.status());
+      } else if (++answered == length) {
+        ended.set_value(Status{});
+      } else {
+        next();
+      }
+    });
+  }
+};
+
+TEST_F(DispatchTest, ARequestIssuedByACallbackGetsTheWorkerThatJustAnswered) {
+  // No queue at all: each request of the chain must reach the pool once
+  // the worker that answered the previous one is free again.
+  Options options = generic_options(1);
+  options.pool.max_queue = 0;
+  Snakepit pit = start_or_die(options);
+  CallbackChain chain(pit, 500);
+  auto ended = chain.ended.get_future();
+  chain.next();
+  ASSERT_EQ(ended.wait_for(kHangBound), std::future_status::ready);
+  const Status status = ended.get();
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(chain.answered, 500);
+  EXPECT_EQ(pit.stats().saturations, 0u);
+  EXPECT_EQ(worker_side_count(pit), 500);
+  pit.shutdown();
+}
+
+TEST_F(DispatchTest, ACallbackChainEndsUnavailableWhenThePoolShutsDown) {
+  Snakepit pit = start_or_die(generic_options(1));
+  CallbackChain chain(pit, std::numeric_limits<int>::max());
+  auto ended = chain.ended.get_future();
+  chain.next();
+  ASSERT_TRUE(wait_until([&] { return chain.answered >= 50; }));
+  pit.shutdown();
+  ASSERT_EQ(ended.wait_for(kHangBound), std::future_status::ready);
+  const Status status = ended.get();
+  EXPECT_EQ(status.code(), Code::kUnavailable) << status;
 }
 
 }  // namespace
