@@ -222,8 +222,8 @@ void Worker::start_reading() {
           self->on_output_closed();
           return;
         }
-        // A full buffer is read on at once; after a short one Asio waits
-        // for the next readiness instead of trying a read that would fail.
+        // Read on: Asio tries the read at once (a worker woken by our last
+        // write has often answered by then) and waits only if it would block.
         self->codec_->commit(n);
         if (self->handle_buffered()) self->start_reading();
       });
