@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "process/exit_info.h"
 #include "process/proc_info.h"
 #include "process/run_registry.h"
 #include "snakepit/snakepit.h"
@@ -56,8 +57,7 @@ class HostDeathTest : public HygieneCheckedTest {
   std::string host_outcome() {
     int status = 0;
     if (::waitpid(host_, &status, 0) != host_) return "could not wait for it";
-    if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
-    return "exited with " + std::to_string(WEXITSTATUS(status));
+    return internal::ExitInfo::from_wait_status(status).describe();
   }
 
   void kill_host() {

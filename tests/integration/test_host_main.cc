@@ -52,7 +52,10 @@ int main(int argc, char** argv) {
     // reuses the last idle worker first: the barrier holds every worker
     // until each of the four requests has its own.
     char barrier[] = "/tmp/snakepit-test-host-barrier-XXXXXX";
-    if (::mkdtemp(barrier) == nullptr) return 1;
+    if (::mkdtemp(barrier) == nullptr) {
+      fmt::print(stderr, "mkdtemp {} failed\n", barrier);
+      return 1;
+    }
     const Json args = {{"barrier", barrier}, {"count", 4}};
     std::vector<std::future<Result<Json>>> cleared;
     for (int i = 0; i < 4; ++i) cleared.push_back(pit->execute_future("clear_pdeathsig", args));
